@@ -1,0 +1,54 @@
+// swift-tools-version: 6.1
+// dialclip — multi-modal dialog retrieval (DialCLIP + DCAR) in the terminal.
+import PackageDescription
+
+let package = Package(
+    name: "dialclip",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "dialclip", targets: ["CLI"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
+    ],
+    targets: [
+        // MARK: C libraries (Debian -dev packages) and the small C shims around them.
+        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
+        .systemLibrary(name: "CLibJPEG", path: "Sources/CLibJPEG"),
+        .systemLibrary(name: "CLibPNG", path: "Sources/CLibPNG"),
+        .systemLibrary(name: "CNcursesw", path: "Sources/CNcursesw"),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+        .target(name: "CImageCodecs", dependencies: ["CLibJPEG", "CLibPNG"], path: "Sources/CImageCodecs"),
+
+        // MARK: Engine, one module per concern; data flows top to bottom.
+        .target(name: "Tensor", dependencies: ["CBLAS"]),
+        .target(name: "Imaging", dependencies: ["CImageCodecs"]),
+        .target(name: "Tokenizers", dependencies: ["CZlib"]),
+        .target(name: "Models", dependencies: ["Tensor", "Tokenizers", "Imaging"]),
+        .target(name: "Training", dependencies: ["Tensor", "Models"]),
+        .target(name: "DialCLIP", dependencies: ["Tensor", "Models", "Training", "Tokenizers"]),
+        .target(name: "DCAR", dependencies: ["Tensor", "Models", "Tokenizers"]),
+        .target(name: "Gallery", dependencies: ["Tensor", "Imaging", .product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "Engine", dependencies: ["Tensor", "Imaging", "Tokenizers", "Models", "DialCLIP", "DCAR", "Gallery"]),
+        .target(name: "TUI", dependencies: ["CNcursesw", "Engine"]),
+        .executableTarget(
+            name: "CLI",
+            dependencies: ["Engine", "TUI", "Training", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/CLI"
+        ),
+
+        // MARK: Tests (fixtures are read from ../shared, next to the checkout).
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "TensorTests", dependencies: ["TestSupport", "Tensor"]),
+        .testTarget(name: "ImagingTests", dependencies: ["TestSupport", "Imaging", "Tensor"]),
+        .testTarget(name: "TokenizersTests", dependencies: ["TestSupport", "Tokenizers"]),
+        .testTarget(name: "ModelsTests", dependencies: ["TestSupport", "Models", "Tensor", "Tokenizers", "Imaging"]),
+        .testTarget(name: "TrainingTests", dependencies: ["TestSupport", "Training", "Tensor", "Models"]),
+        .testTarget(name: "DialCLIPTests", dependencies: ["TestSupport", "DialCLIP", "Tensor", "Models"]),
+        .testTarget(name: "DCARTests", dependencies: ["TestSupport", "DCAR", "Tensor", "Models"]),
+        .testTarget(name: "GalleryTests", dependencies: ["TestSupport", "Gallery", "Tensor", "Imaging"]),
+        .testTarget(name: "TUITests", dependencies: ["TestSupport", "TUI", "Engine"]),
+        .testTarget(name: "CLITests", dependencies: ["TestSupport", "CLI", "Engine"]),
+    ]
+)

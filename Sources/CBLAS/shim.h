@@ -1,0 +1,9 @@
+// OpenBLAS's CBLAS interface (Debian: libopenblas-dev). The pthread flavour's header
+// lives in a multiarch subfolder; fall back to the generic <cblas.h>.
+#if __has_include(<x86_64-linux-gnu/openblas-pthread/cblas.h>)
+#include <x86_64-linux-gnu/openblas-pthread/cblas.h>
+#elif __has_include(<aarch64-linux-gnu/openblas-pthread/cblas.h>)
+#include <aarch64-linux-gnu/openblas-pthread/cblas.h>
+#else
+#include <cblas.h>
+#endif
