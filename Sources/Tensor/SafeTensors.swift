@@ -219,9 +219,8 @@ public final class SafeTensorsFile: @unchecked Sendable {
 
     /// An integer from a JSON number only when it is exactly integral and in range.
     private static func exactInt(_ value: Any) -> Int? {
-        if value is Bool { return nil }
         guard let n = value as? NSNumber else { return nil }
-        // JSONSerialization yields Bool-typed NSNumbers for true/false: reject those.
+        // true/false arrive as NSNumbers whose objCType is "c" (`is Bool` is also true for 0 and 1, so it cannot tell).
         if String(cString: n.objCType) == "c" { return nil }
         let d = n.doubleValue
         guard d.isFinite, d == d.rounded(), abs(d) < 9.0e15 else { return nil }

@@ -1,0 +1,188 @@
+import Foundation
+import Tensor
+
+/// Activation inside a transformer MLP.
+public enum Activation: String, Sendable, Codable {
+    /// `x·σ(1.702x)`, used by every OpenAI CLIP model.
+    case quickGELU = "quick_gelu"
+    /// Exact erf GELU (BERT, some open_clip models).
+    case gelu = "gelu"
+
+    func apply(_ x: UnsafeMutablePointer<Float>, count: Int) {
+        switch self {
+        case .quickGELU: Ops.quickGELU(x, count: count)
+        case .gelu: Ops.gelu(x, count: count)
+        }
+    }
+}
+
+/// Where the LayerNorms sit in a block: before each sub-layer (CLIP) or after the
+/// residual sum (BERT).
+public enum NormPlacement: Sendable { case pre, post }
+
+/// A weight matrix used as `x · Wᵀ` (PyTorch `nn.Linear`, stored [out, in]) or `x · P`
+/// (OpenAI `proj`, stored [in, out]). Both are used in place; no transposed copies.
+public enum ProjectionMatrix: @unchecked Sendable {
+    case linear(Tensor)   // [out, in]
+    case matrix(Tensor)   // [in, out]
+
+    public var inputDim: Int {
+        switch self { case .linear(let w): return w.shape[1]; case .matrix(let p): return p.shape[0] }
+    }
+    public var outputDim: Int {
+        switch self { case .linear(let w): return w.shape[0]; case .matrix(let p): return p.shape[1] }
+    }
+
+    /// rows × inputDim → rows × outputDim.
+    public func apply(_ x: Tensor) throws -> Tensor {
+        switch self {
+        case .linear(let w): return try x.linear(weight: w, bias: nil)
+        case .matrix(let p): return try x.matmul(p)
+        }
+    }
+}
+
+/// Query/key/value projections: OpenAI's packed `in_proj` ([3W, W]) or three separate
+/// `nn.Linear`s (HF, BERT). Either way the forward writes one packed `[tokens, 3W]` block
+/// so attention reads every head in place.
+public enum QKVWeights: @unchecked Sendable {
+    case packed(weight: Tensor, bias: Tensor)
+    case separate(q: Tensor, qBias: Tensor, k: Tensor, kBias: Tensor, v: Tensor, vBias: Tensor)
+}
+
+/// Weights of one transformer layer, already validated for shape.
+public struct TransformerLayerWeights: @unchecked Sendable {
+    public var norm1Weight: Tensor, norm1Bias: Tensor
+    public var qkv: QKVWeights
+    public var outWeight: Tensor, outBias: Tensor
+    public var norm2Weight: Tensor, norm2Bias: Tensor
+    public var fcWeight: Tensor, fcBias: Tensor        // [mlp, W]
+    public var projWeight: Tensor, projBias: Tensor    // [W, mlp]
+
+    public init(norm1Weight: Tensor, norm1Bias: Tensor, qkv: QKVWeights, outWeight: Tensor, outBias: Tensor,
+                norm2Weight: Tensor, norm2Bias: Tensor, fcWeight: Tensor, fcBias: Tensor,
+                projWeight: Tensor, projBias: Tensor) {
+        self.norm1Weight = norm1Weight; self.norm1Bias = norm1Bias; self.qkv = qkv
+        self.outWeight = outWeight; self.outBias = outBias
+        self.norm2Weight = norm2Weight; self.norm2Bias = norm2Bias
+        self.fcWeight = fcWeight; self.fcBias = fcBias
+        self.projWeight = projWeight; self.projBias = projBias
+    }
+
+    public var width: Int { outWeight.shape[0] }
+    public var mlpWidth: Int { fcWeight.shape[0] }
+
+    /// Number of parameters in this layer.
+    public var parameterCount: Int {
+        var n = norm1Weight.count + norm1Bias.count + outWeight.count + outBias.count
+        n += norm2Weight.count + norm2Bias.count + fcWeight.count + fcBias.count + projWeight.count + projBias.count
+        switch qkv {
+        case .packed(let w, let b): n += w.count + b.count
+        case .separate(let q, let qb, let k, let kb, let v, let vb): n += q.count + qb.count + k.count + kb.count + v.count + vb.count
+        }
+        return n
+    }
+}
+
+/// Hyper-parameters shared by the encoder stacks.
+public struct TransformerConfig: Sendable, Equatable {
+    public var width: Int
+    public var layers: Int
+    public var heads: Int
+    public var mlpWidth: Int
+    public var activation: Activation
+    public var layerNormEps: Float
+    public var norm: NormPlacement
+
+    public init(width: Int, layers: Int, heads: Int, mlpWidth: Int, activation: Activation, layerNormEps: Float, norm: NormPlacement) {
+        self.width = width; self.layers = layers; self.heads = heads; self.mlpWidth = mlpWidth
+        self.activation = activation; self.layerNormEps = layerNormEps; self.norm = norm
+    }
+
+    public var headDim: Int { width / heads }
+}
+
+/// A stack of transformer layers run on whole token blocks (`[batch·seq, width]`).
+public struct TransformerStack: @unchecked Sendable {
+    public let config: TransformerConfig
+    public let layers: [TransformerLayerWeights]
+
+    public init(config: TransformerConfig, layers: [TransformerLayerWeights]) {
+        self.config = config
+        self.layers = layers
+    }
+
+    /// Runs every layer over `x` ([batch·seq, width]) in place. `observe` sees the hidden
+    /// state after each layer (for golden tests and debugging).
+    public func forward(_ x: inout Tensor, batch: Int, seq: Int, causal: Bool, keyLengths: [Int]? = nil,
+                        observe: ((Int, Tensor) -> Void)? = nil) {
+        for (i, layer) in layers.enumerated() {
+            forwardLayer(layer, &x, batch: batch, seq: seq, causal: causal, keyLengths: keyLengths)
+            observe?(i, x)
+        }
+    }
+
+    private func forwardLayer(_ w: TransformerLayerWeights, _ x: inout Tensor, batch: Int, seq: Int,
+                              causal: Bool, keyLengths: [Int]?) {
+        let c = config
+        let tokens = batch * seq
+        let width = c.width
+        let eps = c.layerNormEps
+        let xp = x.mutablePointer
+
+        // --- attention sub-layer -------------------------------------------------
+        // Input to the projections: LN(x) for pre-LN, x itself for post-LN.
+        var normed = Tensor(zeros: [tokens, width])
+        let np = normed.mutablePointer
+        np.update(from: xp, count: tokens * width)
+        if c.norm == .pre {
+            Ops.layerNorm(np, rows: tokens, dim: width, gamma: w.norm1Weight.pointer, beta: w.norm1Bias.pointer, eps: eps)
+        }
+        // qkv: [tokens, 3W]
+        var qkv = Tensor(zeros: [tokens, 3 * width])
+        let qp = qkv.mutablePointer
+        switch w.qkv {
+        case .packed(let weight, let bias):
+            for t in 0..<tokens { (qp + t * 3 * width).update(from: bias.pointer, count: 3 * width) }
+            BLAS.gemm(.none, .transpose, m: tokens, n: 3 * width, k: width,
+                      a: np, lda: width, b: weight.pointer, ldb: width, beta: 1, c: qp, ldc: 3 * width)
+        case .separate(let q, let qb, let k, let kb, let v, let vb):
+            for (part, (weight, bias)) in [(q, qb), (k, kb), (v, vb)].enumerated() {
+                for t in 0..<tokens { (qp + t * 3 * width + part * width).update(from: bias.pointer, count: width) }
+                BLAS.gemm(.none, .transpose, m: tokens, n: width, k: width,
+                          a: np, lda: width, b: weight.pointer, ldb: width, beta: 1,
+                          c: qp + part * width, ldc: 3 * width)
+            }
+        }
+        // attention output reuses `normed` as scratch: [tokens, W]
+        Ops.attention(q: qp, ldq: 3 * width, k: qp + width, ldk: 3 * width, v: qp + 2 * width, ldv: 3 * width,
+                      out: np, ldo: width, batch: batch, seq: seq, heads: c.heads, headDim: c.headDim,
+                      causal: causal, keyLengths: keyLengths)
+        // x += attn · Woᵀ + bo  (accumulate straight into the residual stream)
+        Ops.addRowVector(xp, rows: tokens, dim: width, w.outBias.pointer)
+        BLAS.gemm(.none, .transpose, m: tokens, n: width, k: width,
+                  a: np, lda: width, b: w.outWeight.pointer, ldb: width, beta: 1, c: xp, ldc: width)
+        if c.norm == .post {
+            Ops.layerNorm(xp, rows: tokens, dim: width, gamma: w.norm1Weight.pointer, beta: w.norm1Bias.pointer, eps: eps)
+        }
+
+        // --- MLP sub-layer -------------------------------------------------------
+        np.update(from: xp, count: tokens * width)
+        if c.norm == .pre {
+            Ops.layerNorm(np, rows: tokens, dim: width, gamma: w.norm2Weight.pointer, beta: w.norm2Bias.pointer, eps: eps)
+        }
+        let mlp = c.mlpWidth
+        var hidden = Tensor(zeros: [tokens, mlp])
+        let hp = hidden.mutablePointer
+        for t in 0..<tokens { (hp + t * mlp).update(from: w.fcBias.pointer, count: mlp) }
+        BLAS.gemm(.none, .transpose, m: tokens, n: mlp, k: width,
+                  a: np, lda: width, b: w.fcWeight.pointer, ldb: width, beta: 1, c: hp, ldc: mlp)
+        c.activation.apply(hp, count: tokens * mlp)
+        Ops.addRowVector(xp, rows: tokens, dim: width, w.projBias.pointer)
+        BLAS.gemm(.none, .transpose, m: tokens, n: width, k: mlp,
+                  a: hp, lda: mlp, b: w.projWeight.pointer, ldb: mlp, beta: 1, c: xp, ldc: width)
+        if c.norm == .post {
+            Ops.layerNorm(xp, rows: tokens, dim: width, gamma: w.norm2Weight.pointer, beta: w.norm2Bias.pointer, eps: eps)
+        }
+    }
+}
