@@ -4,6 +4,12 @@ import Tensor
 /// Architecture of a CLIP model, inferred from tensor shapes plus the few facts shapes
 /// cannot give (head counts, activation).
 public struct CLIPConfig: Sendable, Equatable {
+    /// OpenAI's ViT-B/32 (the shapes the benchmarks use).
+    public static let vitB32 = CLIPConfig(
+        vision: TransformerConfig(width: 768, layers: 12, heads: 12, mlpWidth: 3072, activation: .quickGELU, layerNormEps: 1e-5, norm: .pre),
+        text: TransformerConfig(width: 512, layers: 12, heads: 8, mlpWidth: 2048, activation: .quickGELU, layerNormEps: 1e-5, norm: .pre),
+        imageSize: 224, patchSize: 32, contextLength: 77, vocabularySize: 49408, embedDim: 512, provenance: "ViT-B/32")
+
     public var vision: TransformerConfig
     public var text: TransformerConfig
     public var imageSize: Int
@@ -179,6 +185,47 @@ public final class CLIPModel: @unchecked Sendable {
         total += r.has("logit_scale") ? 1 : 0
         parameterCount = total
         storedDType = file.tensors[names.patch]?.dtype.rawValue ?? "?"
+    }
+
+    /// A model of the given architecture with seeded random weights (OpenAI layout), for
+    /// benchmarks that need full-size shapes without a checkpoint.
+    public init(randomWeights config: CLIPConfig, seed: UInt64 = 42) {
+        var rng = SeededGenerator(seed: seed)
+        func rand(_ shape: [Int], _ scale: Float = 0.02) -> Tensor {
+            var t = Tensor(zeros: shape)
+            let p = t.mutablePointer
+            for i in 0..<t.count { p[i] = scale * (Float(rng.next() >> 40) / Float(1 << 24) * 2 - 1) }
+            return t
+        }
+        func ones(_ n: Int) -> Tensor { Tensor(repeating: 1, shape: [n]) }
+        func layer(_ c: TransformerConfig) -> TransformerLayerWeights {
+            let w = c.width, m = c.mlpWidth
+            return TransformerLayerWeights(
+                norm1Weight: ones(w), norm1Bias: rand([w]),
+                qkv: .packed(weight: rand([3 * w, w]), bias: rand([3 * w])),
+                outWeight: rand([w, w]), outBias: rand([w]), norm2Weight: ones(w), norm2Bias: rand([w]),
+                fcWeight: rand([m, w]), fcBias: rand([m]), projWeight: rand([w, m]), projBias: rand([w]))
+        }
+        let vw = config.vision.width, tw = config.text.width, p = config.patchSize
+        self.config = config
+        layout = .openAI
+        path = "random(seed: \(seed))"
+        warnings = []
+        logitScale = log(100)
+        storedDType = "F32"
+        classEmbedding = rand([vw])
+        patchWeight = rand([vw, 3, p, p])
+        visionPositions = rand([config.visionTokens, vw])
+        preNormWeight = ones(vw); preNormBias = rand([vw])
+        visionStack = TransformerStack(config: config.vision, layers: (0..<config.vision.layers).map { _ in layer(config.vision) })
+        postNormWeight = ones(vw); postNormBias = rand([vw])
+        visualProjection = .matrix(rand([vw, config.embedDim]))
+        tokenEmbedding = rand([config.vocabularySize, tw])
+        textPositions = rand([config.contextLength, tw])
+        textStack = TransformerStack(config: config.text, layers: (0..<config.text.layers).map { _ in layer(config.text) })
+        finalNormWeight = ones(tw); finalNormBias = rand([tw])
+        textProjection = .matrix(rand([tw, config.embedDim]))
+        parameterCount = 0
     }
 
     // MARK: - Image tower
