@@ -61,8 +61,9 @@ public enum Ops {
             row.update(repeating: 0, count: n)
             return
         }
+        VectorMath.map(row, count: n) { VectorMath.exp($0 - m) }
         var sum: Float = 0
-        for i in 0..<n { let e = expf(row[i] - m); row[i] = e; sum += e }
+        for i in 0..<n { sum += row[i] }
         let inv = 1 / sum
         for i in 0..<n { row[i] *= inv }
     }
@@ -71,7 +72,7 @@ public enum Ops {
     public static func quickGELU(_ x: UnsafeMutablePointer<Float>, count: Int) {
         forEachRowChunk(rows: count / 1024 + (count % 1024 == 0 ? 0 : 1), rowSize: 1024) { range in
             let lo = range.lowerBound * 1024, hi = min(count, range.upperBound * 1024)
-            for i in lo..<hi { let v = x[i]; x[i] = v / (1 + expf(-1.702 * v)) }
+            VectorMath.map(x + lo, count: hi - lo) { v in v / (1 + VectorMath.exp(-1.702 * v)) }
         }
     }
 
@@ -79,7 +80,7 @@ public enum Ops {
     public static func gelu(_ x: UnsafeMutablePointer<Float>, count: Int) {
         forEachRowChunk(rows: count / 1024 + (count % 1024 == 0 ? 0 : 1), rowSize: 1024) { range in
             let lo = range.lowerBound * 1024, hi = min(count, range.upperBound * 1024)
-            for i in lo..<hi { let v = x[i]; x[i] = 0.5 * v * (1 + erff(v * 0.70710678118654752)) }
+            VectorMath.map(x + lo, count: hi - lo) { v in 0.5 * v * (1 + VectorMath.erf(v * 0.70710678118654752)) }
         }
     }
 
