@@ -13,9 +13,10 @@ public final class CLIPTokenizer: Sendable {
     public static let defaultContextLength = 77
     /// Number of merges CLIP uses from the file: `49152 - 256 - 2`.
     public static let mergeCount = 48894
-    /// `encode` considers at most this many Unicode scalars of its input (16 Mi). Longer text is
-    /// cut there; `tokenize(truncate: true)` stops much earlier, as soon as the context is full.
-    public static let maximumInputScalars = 1 << 24
+    /// `encode` considers at most this many Unicode scalars of its input (1 Mi, ~250k words;
+    /// CLIP only ever reads 77 tokens). Longer text is cut there, which bounds the untruncated
+    /// path to well under a second; `tokenize(truncate: true)` stops as soon as the context is full.
+    public static let maximumInputScalars = 1 << 20
     /// Raw chunks are cut at whitespace; a whitespace-free run longer than this is cut hard
     /// (only matters for pathological input: such a run alone yields far more than 77 tokens).
     static let maximumChunkScalars = 4096
@@ -227,6 +228,30 @@ public final class CLIPTokenizer: Sendable {
             position += 1
         }
         flush()
+    }
+
+    /// The same pipeline without chunking (whole text cleaned at once). Tests use it to check
+    /// that chunked tokenisation is exact.
+    func encodeWithoutChunking(_ text: String) -> [Int] {
+        let scalars = Array(text.unicodeScalars)
+        var unescapeLimit = scalars.count
+        if let lt = scalars.firstIndex(of: "<") {
+            unescapeLimit = (scalars[..<lt].lastIndex(of: "\n") ?? -1) + 1
+        }
+        var cleaned = CLIPTextCleaner.clean(Array(scalars[..<unescapeLimit]), ftfyUnescape: true)
+        let rest = CLIPTextCleaner.clean(Array(scalars[unescapeLimit...]), ftfyUnescape: false)
+        if !cleaned.isEmpty && !rest.isEmpty { cleaned.append(" ") }
+        cleaned += rest
+        var ids = [Self.startOfText]
+        CLIPPreTokenizer.forEachPiece(cleaned) { piece in
+            switch piece {
+            case .special(let id): ids.append(id)
+            case .bytes(let bytes): ids += bpeSimple(bytes).map { Int($0) }
+            }
+            return true
+        }
+        ids.append(Self.endOfText)
+        return ids
     }
 
     /// BPE ids of the whole text (without SOT/EOT), stopping once `limit` ids exist.

@@ -119,7 +119,7 @@ public final class WordPieceTokenizer: Sendable {
         if v < 0x20 || v == 0x7F { return true }
         if v < 0xA0 { return v >= 0x80 }
         switch c.properties.generalCategory {
-        case .control, .format, .surrogate, .privateUse, .unassigned: return true
+        case .control, .format, .surrogate, .privateUse: return true
         default: return false
         }
     }
@@ -202,6 +202,13 @@ public final class WordPieceTokenizer: Sendable {
 
         for c in text.unicodeScalars {
             let v = c.value
+            // ASCII letters and digits: NFD-stable starters, so the pending slice can be
+            // normalised first and the character appended directly (the common, fast path).
+            if v < 0x80, (v >= 0x30 && v <= 0x39) || ((v | 0x20) >= 0x61 && (v | 0x20) <= 0x7A) {
+                if !unit.isEmpty, !process(final: false) { return }
+                append(v <= 0x5A && v >= 0x41 ? Unicode.Scalar(UInt8(v + 32)) : c)
+                continue
+            }
             if v == 0 || v == 0xFFFD || Self.isControl(c) { continue }
             if Self.isWhitespace(c) {
                 if !process(final: true) { return }
