@@ -67,10 +67,12 @@ public final class CLIPTokenizer: Sendable {
             order.append(UInt8(b))
             extra += 1
         }
+        // All values are below U+0144, so the scalar conversion cannot fail.
+        func symbol(_ b: Int) -> String { String(Character(Unicode.Scalar(byteToUnicode[b]) ?? "?")) }
         var strings: [String] = []
         strings.reserveCapacity(Self.vocabularySize)
-        for b in order { strings.append(String(Character(Unicode.Scalar(byteToUnicode[Int(b)])!))) }
-        for b in order { strings.append(String(Character(Unicode.Scalar(byteToUnicode[Int(b)])!)) + "</w>") }
+        for b in order { strings.append(symbol(Int(b))) }
+        for b in order { strings.append(symbol(Int(b)) + "</w>") }
 
         // merges = lines[1 : 48895]; a pair is "left right".
         let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
@@ -102,7 +104,7 @@ public final class CLIPTokenizer: Sendable {
         }
         var bt = [Int32](repeating: 0, count: 256), bte = [Int32](repeating: 0, count: 256)
         for b in 0..<256 {
-            let ch = String(Character(Unicode.Scalar(byteToUnicode[b])!))
+            let ch = symbol(b)
             bt[b] = Int32(encoder[ch] ?? 0)
             bte[b] = Int32(encoder[ch + "</w>"] ?? 0)
         }
