@@ -341,7 +341,8 @@ final class GradientCheckTests: XCTestCase {
         for (fault, check) in cases {
             BackwardFaults.active = fault
             let bad = try check()
-            XCTAssertGreaterThan(bad.worst, 10 * gradTolerance, "fault \(fault) not caught: \(bad)")
+            XCTAssertGreaterThan(bad.worst, 100 * gradTolerance, "fault \(fault) not caught: \(bad)")
+            print("fault \(fault): \(bad)")
             BackwardFaults.active = nil
             XCTAssertLessThanOrEqual(try check().worst, gradTolerance)
         }
@@ -350,7 +351,8 @@ final class GradientCheckTests: XCTestCase {
         for fault in [BackwardFaults.Fault.softmaxJacobian] {
             BackwardFaults.active = fault
             let bad = try Self.transformerCheck(causal: true, keyLengths: [7, 5]).0
-            XCTAssertGreaterThan(bad.worst, 10 * gradTolerance, "fault \(fault) not caught in the transformer: \(bad)")
+            XCTAssertGreaterThan(bad.worst, 100 * gradTolerance, "fault \(fault) not caught in the transformer: \(bad)")
+            print("fault \(fault) in the transformer: \(bad)")
         }
     }
 }
