@@ -59,8 +59,10 @@ public enum Thumbnailer {
         }
         var o = options
         o.scaling = .toMinimumSide
+        // Decode at ≥ 2× the target so the bicubic resize, not the 8×8 DCT block average,
+        // does most of the reduction (sharper, less aliasing; still a fraction of full size).
         let decoded = try ImageDecoder.decode(data: data, source: source, options: o,
-                                              need: ImageDecoder.Need(minWidth: w, minHeight: h))
+                                              need: ImageDecoder.Need(minWidth: 2 * w, minHeight: 2 * h))
         return try Resampler.resizeBicubic(decoded, width: w, height: h)
     }
 }
