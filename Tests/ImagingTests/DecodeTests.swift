@@ -29,14 +29,14 @@ final class DecodeTests: XCTestCase {
         XCTAssertGreaterThan(Int(hi) - Int(lo), 100)
     }
 
-    /// DCT scaling for thumbnails: the smallest k/8 whose shorter side still reaches the need,
+    /// DCT scaling for thumbnails: the smallest k/8 (k = 1, 2, 4, 8) whose shorter side reaches the need,
     /// with libjpeg's ceil(side·k/8) sizes; the picture stays the same.
     func testDCTScalingToMinimumSide() throws {
         let p = try Gallery.first()
         let full = try ImageDecoder.decode(path: p.path)
         let options = DecodeOptions(minimumSide: 100, scaling: .toMinimumSide)
         let small = try ImageDecoder.decode(path: p.path, options: options)
-        let k = (1...8).first { min((p.width * $0 + 7) / 8, (p.height * $0 + 7) / 8) >= 100 }!
+        let k = [1, 2, 4, 8].first { min((p.width * $0 + 7) / 8, (p.height * $0 + 7) / 8) >= 100 }!
         XCTAssertLessThan(k, 8)
         XCTAssertEqual(small.width, (p.width * k + 7) / 8)
         XCTAssertEqual(small.height, (p.height * k + 7) / 8)
@@ -56,18 +56,21 @@ final class DecodeTests: XCTestCase {
         XCTAssertLessThanOrEqual(scaled.width * scaled.height, budget)
         XCTAssertLessThan(scaled.width, full.width)
         // The need wins over the budget.
-        let needy = try ImageDecoder.decode(path: p.path, options: DecodeOptions(softPixelBudget: budget, minimumSide: 224))
-        XCTAssertGreaterThanOrEqual(min(needy.width, needy.height), 224)
+        let needy = try ImageDecoder.decode(path: p.path, options: DecodeOptions(softPixelBudget: budget, minimumSide: 150))
+        XCTAssertGreaterThanOrEqual(min(needy.width, needy.height), 150)
+        XCTAssertGreaterThan(needy.width, scaled.width)
         XCTAssertLessThan(needy.width * needy.height, full.width * full.height)
         XCTAssertEqual(try ImageDecoder.decode(path: p.path, options: DecodeOptions(softPixelBudget: budget, scaling: .never)), full)
     }
 
     func testChooseScalePolicy() {
         let d = DecodeOptions()
-        // 6000x4000 = 24 MP > 4 MP: the largest k with ≤ 4 MP is 3 (2250x1500 = 3.4 MP; k = 4 is 6 MP).
-        XCTAssertEqual(ImageDecoder.chooseScale(width: 6000, height: 4000, swapsAxes: false, need: .init(minShortSide: 224), options: d), 3)
-        // A need larger than the budget allows raises k (k = 4 gives a 2000 px short side).
-        XCTAssertEqual(ImageDecoder.chooseScale(width: 6000, height: 4000, swapsAxes: false, need: .init(minShortSide: 1600), options: d), 4)
+        // 6000x4000 = 24 MP > 4 MP: the largest step (1, 2, 4, 8 eighths) within 4 MP is
+        // 2/8 = 1500x1000 (4/8 would be 12 MP).
+        XCTAssertEqual(ImageDecoder.chooseScale(width: 6000, height: 4000, swapsAxes: false, need: .init(minShortSide: 224), options: d), 2)
+        // A need larger than the budget allows raises k (4/8 gives a 2000 px short side).
+        XCTAssertEqual(ImageDecoder.chooseScale(width: 6000, height: 4000, swapsAxes: false, need: .init(minShortSide: 1200), options: d), 4)
+        XCTAssertEqual(ImageDecoder.chooseScale(width: 6000, height: 4000, swapsAxes: false, need: .init(minShortSide: 3000), options: d), 8)
         XCTAssertEqual(ImageDecoder.chooseScale(width: 2000, height: 2000, swapsAxes: false, need: .init(), options: d), 8)
         var t = d
         t.scaling = .toMinimumSide
