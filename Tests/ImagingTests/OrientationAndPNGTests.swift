@@ -177,21 +177,11 @@ final class PNGTests: XCTestCase {
             png[off] = UInt8(v >> 24); png[off + 1] = UInt8((v >> 16) & 0xFF)
             png[off + 2] = UInt8((v >> 8) & 0xFF); png[off + 3] = UInt8(v & 0xFF)
         }
-        let crc = crc32(Array(png[12..<29]))
+        let crc = CRC32.of(Array(png[12..<29]))
         png[29] = UInt8(crc >> 24); png[30] = UInt8((crc >> 16) & 0xFF); png[31] = UInt8((crc >> 8) & 0xFF); png[32] = UInt8(crc & 0xFF)
         XCTAssertEqual(try ImageDecoder.probe(data: Data(png)).width, 60000)
         assertImagingError(try ImageDecoder.decode(data: Data(png))) { e in
             e == .tooLarge(source: "<memory>", width: 60000, height: 60000, limit: 40_000_000)
         }
-    }
-
-    /// PNG's CRC-32 (polynomial 0xEDB88320), bitwise.
-    func crc32(_ bytes: [UInt8]) -> UInt32 {
-        var c: UInt32 = 0xFFFF_FFFF
-        for b in bytes {
-            c ^= UInt32(b)
-            for _ in 0..<8 { c = (c & 1) != 0 ? 0xEDB8_8320 ^ (c >> 1) : c >> 1 }
-        }
-        return c ^ 0xFFFF_FFFF
     }
 }
