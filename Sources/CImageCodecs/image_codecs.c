@@ -374,7 +374,7 @@ typedef struct {
 } dc_jpeg_enc_state;
 
 int dc_jpeg_encode(const unsigned char *pixels, int width, int height, int components,
-                   int quality, int ycck, unsigned char **out, unsigned long *out_size,
+                   int quality, int ycck, int progressive, unsigned char **out, unsigned long *out_size,
                    char *message, size_t message_size) {
     if (!pixels || !out || !out_size || width <= 0 || height <= 0 ||
         !(components == 1 || components == 3 || components == 4)) {
@@ -404,6 +404,7 @@ int dc_jpeg_encode(const unsigned char *pixels, int width, int height, int compo
     jpeg_set_defaults(&st.cinfo);
     if (components == 4 && ycck) jpeg_set_colorspace(&st.cinfo, JCS_YCCK);
     jpeg_set_quality(&st.cinfo, quality < 1 ? 1 : (quality > 100 ? 100 : quality), TRUE);
+    if (progressive) jpeg_simple_progression(&st.cinfo);
     jpeg_start_compress(&st.cinfo, TRUE);
     size_t stride = (size_t)width * (size_t)components;
     while (st.cinfo.next_scanline < st.cinfo.image_height) {

@@ -4,9 +4,10 @@ import Foundation
 /// Writes JPEG and PNG (libjpeg / libpng simplified API). Used for exporting previews and,
 /// in tests, to craft files with properties the decoder must handle (grey, CMYK, alpha).
 public enum ImageEncoder {
-    /// Baseline JPEG, 4:2:0, quality 1...100.
-    public static func jpeg(_ image: RGBImage, quality: Int = 90) throws -> Data {
-        try jpeg(raw: image.pixels, width: image.width, height: image.height, components: 3, quality: quality)
+    /// JPEG, 4:2:0, quality 1...100; baseline unless `progressive`.
+    public static func jpeg(_ image: RGBImage, quality: Int = 90, progressive: Bool = false) throws -> Data {
+        try jpeg(raw: image.pixels, width: image.width, height: image.height, components: 3, quality: quality,
+                 progressive: progressive)
     }
 
     /// 8-bit RGB PNG.
@@ -16,7 +17,8 @@ public enum ImageEncoder {
 
     /// JPEG from raw interleaved samples: 1 = grey, 3 = RGB, 4 = CMYK (stored as given, with
     /// an Adobe marker; `ycck` stores it YCCK-transformed).
-    static func jpeg(raw: [UInt8], width: Int, height: Int, components: Int, quality: Int, ycck: Bool = false) throws -> Data {
+    static func jpeg(raw: [UInt8], width: Int, height: Int, components: Int, quality: Int, ycck: Bool = false,
+                     progressive: Bool = false) throws -> Data {
         guard width > 0, height > 0, raw.count == width * height * components else {
             throw ImagingError.invalidArgument("JPEG encode: \(raw.count) bytes for \(width)x\(height)x\(components)")
         }
@@ -25,7 +27,7 @@ public enum ImageEncoder {
         var message = [CChar](repeating: 0, count: 256)
         let status = raw.withUnsafeBufferPointer { src in
             dc_jpeg_encode(src.baseAddress!, Int32(width), Int32(height), Int32(components), Int32(quality),
-                           ycck ? 1 : 0, &out, &size, &message, message.count)
+                           ycck ? 1 : 0, progressive ? 1 : 0, &out, &size, &message, message.count)
         }
         defer { dc_free(out) }
         guard status == DC_IMG_OK.rawValue, let out else {

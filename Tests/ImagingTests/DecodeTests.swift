@@ -154,4 +154,18 @@ final class DecodeTests: XCTestCase {
         XCTAssertEqual(again.width, full.width)
         XCTAssertLessThan(meanAbsDiff(again, full), 3)
     }
+
+    /// Progressive JPEGs hold the same quantised coefficients as baseline ones, so they must
+    /// decode to identical pixels; a progressive file cut short fails in strict mode.
+    func testProgressiveJPEG() throws {
+        let full = try ImageDecoder.decode(path: try Gallery.first().path)
+        let baseline = try ImageEncoder.jpeg(full, quality: 85)
+        let progressive = try ImageEncoder.jpeg(full, quality: 85, progressive: true)
+        XCTAssertNotEqual(baseline, progressive)
+        XCTAssertEqual(try ImageDecoder.decode(data: progressive), try ImageDecoder.decode(data: baseline))
+        let cut = progressive.prefix(progressive.count * 2 / 3)
+        assertImagingError(try ImageDecoder.decode(data: Data(cut))) { e in
+            if case .corrupt(_, .jpeg, _) = e { return true } else { return false }
+        }
+    }
 }

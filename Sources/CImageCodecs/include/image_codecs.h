@@ -96,10 +96,10 @@ int dc_png_decode(const unsigned char *data, size_t size, long long max_pixels,
 
 /// Encodes 8-bit pixels as a baseline JPEG (used by tests and to write thumbnails).
 /// components: 1 (grey), 3 (RGB) or 4 (CMYK, written as-is with an Adobe marker; set
-/// `ycck` to store it as YCCK). On success *out/*out_size hold a malloc'd buffer that the
+/// `ycck` to store it as YCCK; `progressive` writes libjpeg's simple progression). On success *out/*out_size hold a malloc'd buffer that the
 /// caller releases with dc_free.
 int dc_jpeg_encode(const unsigned char *pixels, int width, int height, int components,
-                   int quality, int ycck, unsigned char **out, unsigned long *out_size,
+                   int quality, int ycck, int progressive, unsigned char **out, unsigned long *out_size,
                    char *message, size_t message_size);
 
 /// Encodes 8-bit pixels as PNG. components: 1 grey, 2 grey+alpha, 3 RGB, 4 RGBA.
