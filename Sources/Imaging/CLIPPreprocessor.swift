@@ -54,6 +54,10 @@ public struct CLIPPreprocessor: Sendable, Equatable {
     /// Step 1: shorter side to n with Pillow's bicubic (skipped when the size is unchanged).
     public func resized(_ image: RGBImage) throws -> RGBImage {
         let (w, h) = resizedSize(width: image.width, height: image.height)
+        guard max(w, h) <= 64 * imageSize else {
+            throw ImagingError.invalidArgument(
+                "a \(image.width)x\(image.height) image is too elongated for CLIP preprocessing (it would be resized to \(w)x\(h))")
+        }
         return try Resampler.resizeBicubic(image, width: w, height: h)
     }
 

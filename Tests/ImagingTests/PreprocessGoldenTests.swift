@@ -94,10 +94,15 @@ final class PreprocessGoldenTests: XCTestCase {
         XCTAssertEqual(CLIPPreprocessor.centreOffset(3), 2)  // round(1.5) = 2
     }
 
-    func testRejectsBadConfiguration() {
+    func testRejectsBadConfiguration() throws {
         XCTAssertThrowsError(try CLIPPreprocessor(imageSize: 0))
         XCTAssertThrowsError(try CLIPPreprocessor(imageSize: 224, mean: [0.5], std: [1, 1, 1]))
         XCTAssertThrowsError(try CLIPPreprocessor(imageSize: 224, std: [1, 0, 1]))
+        // A 1x3000 strip would become 224x672000: refused with a clear error, not allocated.
+        let strip = try RGBImage.uniform(width: 1, height: 3000, red: 1, green: 2, blue: 3)
+        assertImagingError(try CLIPPreprocessor(imageSize: 224).pixelValues(strip)) { e in
+            if case .invalidArgument(let m) = e { return m.contains("too elongated") } else { return false }
+        }
     }
 
     /// Resizing to the same size is Pillow's copy; a 1-pixel-wide change only runs one pass.
