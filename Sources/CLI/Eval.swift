@@ -2,6 +2,7 @@ import ArgumentParser
 import DialCLIP
 import Engine
 import Foundation
+import Models
 
 /// `dialclip eval`: retrieval quality (R@1/5/10, MRR) on dialogue or gallery data.
 struct Eval: AsyncCommand {

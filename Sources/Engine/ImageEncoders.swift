@@ -19,10 +19,10 @@ public final class CLIPImageEncoder: ImageEmbedder, @unchecked Sendable {
     public let model: CLIPModel
     public let preprocessor: CLIPPreprocessor
 
-    public init(model: CLIPModel, name: String) {
+    public init(model: CLIPModel, name: String) throws {
         self.model = model
         self.name = name
-        preprocessor = CLIPPreprocessor(imageSize: model.config.imageSize)
+        preprocessor = try CLIPPreprocessor(imageSize: model.config.imageSize)
     }
 
     public var dimension: Int { model.config.embedDim }
