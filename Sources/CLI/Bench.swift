@@ -3,6 +3,8 @@ import Engine
 import Foundation
 import Models
 import Tensor
+import Tokenizers
+import DialCLIP
 
 /// `dialclip bench`: throughput and memory, as ratios against references measured in
 /// the same run (PyTorch / ONNX Runtime on this CPU, OpenBLAS sgemm at the model's shapes).
@@ -76,16 +78,30 @@ struct Bench: AsyncCommand {
                                  note: "random weights allocated in memory; ratio < 1 means more memory than the weights"))
         }
 
-        // MiniLM (real weights when installed)
-        if FileManager.default.fileExists(atPath: ModelDirectory.miniLM + "/model.safetensors") {
+        // Real chat turns (the bundled reply pool) for the text rows.
+        let assets = try Assets.locate()
+        let turns = try ReplyPool.read(path: assets.appendingPathComponent("replies/reply_pool.txt").path)
+
+        // CLIP ViT-B/32 text tower on chat turns: each runs only up to its EOT, batched by length.
+        log("CLIP text tower on chat turns …")
+        let clipTokenizer = try CLIPTokenizer(vocabularyGzipPath: assets.appendingPathComponent("clip/bpe_simple_vocab_16e6.txt.gz").path)
+        let turnIDs = turns.prefix(256).map { clipTokenizer.tokenize($0) }
+        let textTime = try Benchmarks.median(warmup: 1, runs: runs) { _ = try model.encodeTexts(ids: Array(turnIDs), batchSize: 32) }
+        let msPerTurn = textTime * 1000 / Double(turnIDs.count)
+        let refText = reference.rows["text_turn77_torch_ms_per_text"]
+        rows.append(BenchRow(name: "text_turn_vs_pytorch", ours: msPerTurn,
+                             reference: refText == nil ? reference.unavailableReason("pytorch") : "pytorch \(reference.version("pytorch")), 77 tokens",
+                             referenceValue: refText, unit: "ms/turn", speedup: refText.map { $0 / msPerTurn },
+                             note: "ours: \(turnIDs.count) real chat turns (mean \(turnIDs.map(\.count).reduce(0, +) / max(1, turnIDs.count)) tokens); reference: the 77-token cost"))
+
+        // MiniLM (real weights when installed) on 20-word sentences made of real turns.
+        if let encoder = try? MiniLMEncoder() {
             log("MiniLM …")
-            let bert = try BERTModel(folder: ModelDirectory.miniLM)
-            // 20-word sentences ≈ 26 wordpieces + [CLS]/[SEP]; ids drawn from the ordinary-word range.
-            var rng = SeededGenerator(seed: 7)
-            let sentences = (0..<32).map { _ in [101] + (0..<26).map { _ in 2000 + Int(rng.next() % 20000) } + [102] }
+            let words = turns.joined(separator: " ").split(separator: " ")
+            let sentences = (0..<32).map { i in words[(i * 20)..<(i * 20 + 20)].joined(separator: " ") }
             for batch in [1, 32] {
                 let input = Array(sentences.prefix(batch))
-                let t = try Benchmarks.median(warmup: 1, runs: runs) { _ = try bert.encode(ids: input, batchSize: 32) }
+                let t = try Benchmarks.median(warmup: 1, runs: runs) { _ = try encoder.embed(texts: input) }
                 let ours = Double(batch) / t
                 let ref = reference.rows["minilm_b\(batch)_torch_sent_per_s"]
                 rows.append(BenchRow(name: "minilm_b\(batch)_vs_pytorch", ours: ours,

@@ -20,7 +20,7 @@ struct Dialclip: ParsableCommand {
           dialclip doctor
         """,
         version: "0.1.0",
-        subcommands: [Doctor.self, Models.self, Bench.self],
+        subcommands: [Doctor.self, Models.self, Embed.self, Eval.self, Bench.self],
         defaultSubcommand: Doctor.self
     )
 }

@@ -9,8 +9,16 @@ public enum VectorMath {
     /// below −87 the result flushes to 0, above 88 it saturates to +inf.
     @inline(__always)
     public static func exp(_ x: V) -> V {
-        let clamped = x.clamped(lowerBound: V(repeating: -87.3), upperBound: V(repeating: 88.7))
-        let n = (clamped * 1.442_695_040_888_963_4).rounded(.toNearestOrEven)
+        // Note: SIMD `clamped`, `pointwiseMin/Max` and `replace(with: scalar, …)` compile to
+        // lane-by-lane loops (10× slower); mask selects with vector operands stay vectorised.
+        let hi = V(repeating: 88.7), lo = V(repeating: -87.3)
+        let clamped = x.replacing(with: hi, where: x .> hi).replacing(with: lo, where: x .< lo)
+        // Round to nearest with the 1.5·2²³ trick: adding it pushes the fraction out of the
+        // mantissa, so (t + magic) − magic is t rounded, and the low mantissa bits of
+        // (t + magic) hold the integer itself (generic SIMD int conversions are slow).
+        let magic = V(repeating: 12_582_912)
+        let shifted = clamped * 1.442_695_040_888_963_4 + magic
+        let n = shifted - magic
         // Cody–Waite reduction with ln2 split in two for accuracy.
         var r = clamped - n * 0.693_145_751_953_125
         r = r - n * 1.428_606_765_330_187_045e-6
@@ -21,12 +29,12 @@ public enum VectorMath {
         p = p * r + 0.5
         p = p * r + 1
         p = p * r + 1
-        let bits = SIMD16<Int32>(truncatingIfNeeded: SIMD16<Int32>(n) &+ 127) &<< 23
-        var result = p * unsafeBitCast(bits, to: V.self)
-        result.replace(with: 0, where: x .< -87.3)
-        result.replace(with: .infinity, where: x .> 88.7)
-        result.replace(with: x, where: x .!= x)   // NaN stays NaN
-        return result
+        let integer = unsafeBitCast(shifted, to: SIMD16<Int32>.self) &- unsafeBitCast(magic, to: SIMD16<Int32>.self)
+        let bits = (integer &+ 127) &<< 23
+        return (p * unsafeBitCast(bits, to: V.self))
+            .replacing(with: V(repeating: 0), where: x .< lo)
+            .replacing(with: V(repeating: .infinity), where: x .> hi)
+            .replacing(with: x, where: x .!= x)   // NaN stays NaN
     }
 
     /// erf for each lane (Abramowitz–Stegun 7.1.26 is too coarse; this uses the
@@ -34,7 +42,7 @@ public enum VectorMath {
     /// error ~1e-7).
     @inline(__always)
     public static func erf(_ x: V) -> V {
-        let a = x.replacing(with: -x, where: x .< 0)
+        let a = x.replacing(with: -x, where: x .< V(repeating: 0))
         // |x| < 0.84375: odd polynomial in x.
         let z = x * x
         var small = V(repeating: -2.37630166566501626084e-05)
@@ -63,11 +71,9 @@ public enum VectorMath {
         q = q * t + 1.00002368
         q = q * t - 1.26551223
         let erfc = t * exp(-a * a + q)
-        var large = V(repeating: 1) - erfc
-        large.replace(with: -large, where: x .< 0)
-        var result = large
-        result.replace(with: smallResult, where: a .< 0.84375)
-        return result
+        let large = V(repeating: 1) - erfc
+        return large.replacing(with: -large, where: x .< V(repeating: 0))
+            .replacing(with: smallResult, where: a .< V(repeating: 0.84375))
     }
 
     /// Applies `f` to `count` floats in place, 16 at a time (the tail padded).
