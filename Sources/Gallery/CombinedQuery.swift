@@ -130,11 +130,11 @@ public enum CombinedQuery {
         var sum = [Double](repeating: 0, count: d)
         for (w, e) in terms {
             guard e.count == d else { throw GalleryError.vectorDimension(expected: d, got: e.count, context: "query term") }
-            let n = try VectorMath.normalized(e, context: "query term")
+            let n = try EmbeddingMath.normalized(e, context: "query term")
             for i in 0..<d { sum[i] += Double(w) * Double(n[i]) }
         }
         do {
-            return try VectorMath.normalized(sum.map { Float($0) }, context: "combined query")
+            return try EmbeddingMath.normalized(sum.map { Float($0) }, context: "combined query")
         } catch {
             throw GalleryError.invalidQuery("the terms cancel each other out (all weights zero, or a term minus itself)")
         }

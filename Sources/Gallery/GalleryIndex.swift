@@ -362,7 +362,7 @@ public final class GalleryIndex: Sendable {
         let blobs: [Data?] = try records.map { r in
             guard let e = r.embedding else { return nil }
             guard e.count == model.dim else { throw GalleryError.vectorDimension(expected: model.dim, got: e.count, context: "embedding of \(r.path)") }
-            return VectorCoding.encode(try VectorMath.normalized(e, context: "embedding of \(r.path)"), as: storage)
+            return VectorCoding.encode(try EmbeddingMath.normalized(e, context: "embedding of \(r.path)"), as: storage)
         }
         let now = Date().timeIntervalSince1970
         return try write { db in

@@ -336,7 +336,7 @@ extension GalleryIndex {
         if records.isEmpty && deleteIDs.isEmpty { return }
         let blobs: [Data?] = try records.map { r in
             guard let e = r.embedding else { return nil }
-            return VectorCoding.encode(try VectorMath.normalized(e, context: "embedding of \(r.path)"), as: storage)
+            return VectorCoding.encode(try EmbeddingMath.normalized(e, context: "embedding of \(r.path)"), as: storage)
         }
         let now = Date().timeIntervalSince1970
         try write { db in

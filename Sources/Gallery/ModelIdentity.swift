@@ -56,7 +56,7 @@ public protocol GalleryEncoder: Sendable {
 }
 
 /// Vector helpers shared by the index and the searcher.
-enum VectorMath {
+enum EmbeddingMath {
     /// L2-normalised copy; throws when the vector is zero or has NaN/Inf.
     static func normalized(_ v: [Float], context: String) throws -> [Float] {
         var sum: Double = 0

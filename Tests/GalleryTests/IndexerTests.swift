@@ -138,7 +138,7 @@ final class IndexerTests: XCTestCase {
         XCTAssertNil(try index.item(path: paths[2]))
         let item = try XCTUnwrap(try index.item(path: paths[1]))
         let stored = try XCTUnwrap(try index.embedding(itemID: item.id, model: enc.identity))
-        let expected = try VectorMath.normalized(HistogramEncoder.histogram(try Data(contentsOf: URL(fileURLWithPath: paths[1])), dim: 32), context: "t")
+        let expected = try EmbeddingMath.normalized(HistogramEncoder.histogram(try Data(contentsOf: URL(fileURLWithPath: paths[1])), dim: 32), context: "t")
         XCTAssertTrue(Agreement(ours: stored, reference: expected).holds())
 
         // The result equals a clean index of the same folder.

@@ -249,9 +249,9 @@ final class SearchTests: XCTestCase {
 
     func testTopKTiesNaNAndFilter() {
         let scores: [Float] = [0.5, .nan, 0.9, 0.5, 0.9, -1, 0.7]
-        let top = scores.withUnsafeBufferPointer { TopK.select(count: scores.count, k: 4, scores: $0.baseAddress!) }
+        let top = scores.withUnsafeBufferPointer { FilteredTopK.select(count: scores.count, k: 4, scores: $0.baseAddress!) }
         XCTAssertEqual(top.map(\.index), [2, 4, 6, 0])
-        let filtered = scores.withUnsafeBufferPointer { TopK.select(count: scores.count, k: 2, scores: $0.baseAddress!) { $0 % 2 == 1 } }
+        let filtered = scores.withUnsafeBufferPointer { FilteredTopK.select(count: scores.count, k: 2, scores: $0.baseAddress!) { $0 % 2 == 1 } }
         XCTAssertEqual(filtered.map(\.index), [3, 5])
     }
 
