@@ -83,6 +83,8 @@ struct WalkResult {
 /// Recursive, deterministic (sorted) directory walk with symlink-loop protection.
 struct FileWalker {
     var options: WalkOptions
+    /// Files never reported (the index's own database, WAL and lock files).
+    var ignorePaths: Set<String> = []
 
     func walk(roots: [String], onProgress: ((Int) -> Void)? = nil) -> WalkResult {
         var result = WalkResult()
@@ -116,7 +118,7 @@ struct FileWalker {
                         subdirs.append((path, st))
                         continue
                     }
-                    guard st.isRegular else { continue }
+                    guard st.isRegular, !ignorePaths.contains(path) else { continue }
                     if name == "gallery.jsonl" { result.captionFiles.append(path); continue }
                     guard let format = ImageFormat.fromExtension(of: name) else {
                         // Caption sidecars belong to their photo; they are not "other formats".

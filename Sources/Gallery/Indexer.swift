@@ -130,7 +130,8 @@ public final class GalleryIndexer: Sendable {
 
         // 1. Walk.
         emit(.scanning)
-        let walk = FileWalker(options: options.walk).walk(roots: roots) { n in
+        let own = Set(["", "-wal", "-shm", "-journal", ".lock"].map { index.path + $0 })
+        let walk = FileWalker(options: options.walk, ignorePaths: own).walk(roots: roots) { n in
             report.found = n
             emit(.scanning)
         }

@@ -188,7 +188,8 @@ final class IndexerTests: XCTestCase {
         try Data("GIF89a".utf8).write(to: root.appendingPathComponent("anim.gif"))
         try Data("notes".utf8).write(to: root.appendingPathComponent("notes.txt"))
 
-        let index = try GalleryIndex(path: dbPath)
+        // The index's own files inside the indexed folder are not "other formats".
+        let index = try GalleryIndex(path: root.appendingPathComponent("gallery.sqlite").path)
         var opts = IndexOptions()
         opts.walk.excludeDirs = WalkOptions.defaultExcludeDirs + [root.appendingPathComponent("private").path]
         let r = try GalleryIndexer(index: index, encoder: HistogramEncoder(), options: opts).run(roots: [root.path])
