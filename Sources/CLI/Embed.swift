@@ -34,7 +34,7 @@ struct Embed: AsyncCommand {
         let embedding: Tensor
         let name: String
         switch ModelSpec(model) {
-        case .miniLM:
+        case .miniLM, .bundled:
             guard let text else { throw CLIError("minilm is a text encoder; use a CLIP checkpoint (--model PATH) for images") }
             let encoder = try MiniLMEncoder()
             embedding = try encoder.embed(texts: [text])

@@ -67,7 +67,7 @@ struct Eval: AsyncCommand {
 /// The text encoder a `--model` value names.
 func makeTextEmbedder(_ model: String?) throws -> TextEmbedder {
     switch ModelSpec(model) {
-    case .miniLM: return try MiniLMEncoder()
+    case .miniLM, .bundled: return try MiniLMEncoder()
     case .clip(let path):
         let clip = try CLIPModel(path: path)
         return try CLIPTextEncoder(model: clip, name: path, assets: try Assets.locate())

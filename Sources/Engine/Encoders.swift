@@ -86,12 +86,17 @@ func newestTurns(_ turns: [String], budget: Int, count: (String) -> Int) -> Stri
 
 /// Which model a `--model` value names.
 public enum ModelSpec: Equatable, Sendable {
+    /// The bundled image–text model (dialclip-mini: its own image tower into MiniLM space).
+    case bundled
+    /// The MiniLM sentence encoder alone (text only).
     case miniLM
+    /// A CLIP checkpoint folder or file.
     case clip(path: String)
 
     public init(_ value: String?) {
         switch value?.lowercased() {
-        case nil, "minilm", "all-minilm-l6-v2": self = .miniLM
+        case nil, "", "dialclip-mini", "default": self = .bundled
+        case "minilm", "all-minilm-l6-v2": self = .miniLM
         default: self = .clip(path: value!)
         }
     }

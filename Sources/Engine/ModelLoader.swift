@@ -1,0 +1,90 @@
+import Foundation
+import Gallery
+import Imaging
+import Models
+import Tensor
+
+/// An image tower and the text tower whose space it shares, with the identity under
+/// which their embeddings are stored in the index.
+public struct ImageTextModel: @unchecked Sendable {
+    public var image: ImageEmbedder
+    public var text: TextEmbedder
+    public var identity: ModelIdentity
+    /// What the status bar and reports call it.
+    public var displayName: String
+}
+
+/// Resolves `--model` into loaded encoders.
+public enum ModelLoader {
+    /// Path of the bundled default image tower, when present.
+    public static func bundledMiniPath(assets: URL) -> String? {
+        let p = assets.appendingPathComponent("models/dialclip-mini.safetensors").path
+        return FileManager.default.fileExists(atPath: p) ? p : nil
+    }
+
+    /// Loads the image–text model `spec` names. The default (no `--model`) is the bundled
+    /// dialclip-mini; a path loads a real CLIP checkpoint.
+    public static func load(_ value: String?, overrides: CLIPOverrides = CLIPOverrides()) throws -> ImageTextModel {
+        let assets = try Assets.locate()
+        switch ModelSpec(value) {
+        case .miniLM:
+            throw ModelError.unsupported("minilm is a text-only encoder; image search needs dialclip-mini (the default) or a CLIP checkpoint (--model PATH)")
+        case .bundled:
+            if let mini = try loadBundledMini(assets: assets) { return mini }
+            throw ModelError.notFound(path: assets.appendingPathComponent("models/dialclip-mini.safetensors").path,
+                                      hint: "The bundled image model is missing; pass --model PATH to a CLIP checkpoint.")
+        case .clip(let path):
+            let clip = try CLIPModel(path: path, overrides: overrides)
+            let canonical = URL(fileURLWithPath: clip.path).standardizedFileURL.path
+            let identity = ModelIdentity(name: "clip:" + canonical, weightsHash: try ContentHash.fileFingerprint(path: clip.path),
+                                         dim: clip.config.embedDim)
+            return ImageTextModel(image: try CLIPImageEncoder(model: clip, name: canonical),
+                                  text: try CLIPTextEncoder(model: clip, name: canonical, assets: assets),
+                                  identity: identity, displayName: "CLIP \((canonical as NSString).lastPathComponent)")
+        }
+    }
+
+    /// Hook for the bundled model; returns nil when it is not in the assets.
+    static func loadBundledMini(assets: URL) throws -> ImageTextModel? {
+        nil
+    }
+}
+
+/// Adapts an image–text model to the gallery indexer: decodes and embeds files in one
+/// batch, reporting each file that fails on its own so one bad photo never stops a run.
+public final class ModelGalleryEncoder: GalleryEncoder, @unchecked Sendable {
+    public let model: ImageTextModel
+    public var identity: ModelIdentity { model.identity }
+
+    /// Full-size decode (so results match Pillow) unless a photo is over the pixel budget,
+    /// then DCT-scaled no smaller than the model's input.
+    let decodeOptions = DecodeOptions(minimumSide: 224)
+
+    public init(model: ImageTextModel) { self.model = model }
+
+    public func encodeImages(paths: [String]) throws -> [Result<[Float], Error>] {
+        var decoded: [(Int, RGBImage)] = []
+        var results = [Result<[Float], Error>](repeating: .failure(ImagingError.invalidArgument("not encoded")), count: paths.count)
+        for (i, p) in paths.enumerated() {
+            do {
+                // Decode near the model's input size: DCT scaling keeps huge photos cheap.
+                decoded.append((i, try ImageDecoder.decode(path: p, options: decodeOptions)))
+            } catch {
+                results[i] = .failure(error)
+            }
+        }
+        guard !decoded.isEmpty else { return results }
+        let embeddings = try model.image.embed(images: decoded.map(\.1))
+        let d = embeddings.shape[1]
+        for (row, (i, _)) in decoded.enumerated() {
+            results[i] = .success(Array(UnsafeBufferPointer(start: embeddings.pointer + row * d, count: d)))
+        }
+        return results
+    }
+
+    public func encodeTexts(_ texts: [String]) throws -> [[Float]] {
+        let e = try model.text.embed(texts: texts)
+        let d = e.shape[1]
+        return (0..<texts.count).map { Array(UnsafeBufferPointer(start: e.pointer + $0 * d, count: d)) }
+    }
+}
