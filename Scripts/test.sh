@@ -92,7 +92,7 @@ s_line="$(grep -E 'Test run with [0-9]+ tests?' "$LOGDIR/swift-test.log" | tail 
 s_run=0 s_fail=0
 if [[ "$s_line" =~ Test\ run\ with\ ([0-9]+)\ tests? ]]; then
     s_run=${BASH_REMATCH[1]}
-    s_fail=$(grep -cE '^✘ Test .* failed after' "$LOGDIR/swift-test.log" || true)
+    s_fail=$(grep -E '^✘ Test .* failed after' "$LOGDIR/swift-test.log" | grep -vc '^✘ Test run with' || true)
     [[ "$s_line" == *failed* && "$s_fail" -eq 0 ]] && s_fail=1
 fi
 PASSED=$((PASSED + x_run - x_fail - x_skip + s_run - s_fail))
