@@ -143,13 +143,13 @@ class MiniLM(nn.Module):
         super().__init__()
         self.word = nn.Embedding(vocab, hidden)
         self.pos = nn.Embedding(max_pos, hidden)
-        self.type = nn.Embedding(2, hidden)
+        self.token_type = nn.Embedding(2, hidden)
         self.ln = nn.LayerNorm(hidden, eps=1e-12)
         self.layers = nn.ModuleList([BertLayer(hidden, heads, inter) for _ in range(layers)])
 
     def forward(self, ids, mask):  # ids, mask: [B, L]
         n = ids.shape[1]
-        x = self.ln(self.word(ids) + self.pos.weight[:n] + self.type.weight[0])
+        x = self.ln(self.word(ids) + self.pos.weight[:n] + self.token_type.weight[0])
         bias = (1.0 - mask[:, None, None, :].to(x.dtype)) * torch.finfo(x.dtype).min
         for layer in self.layers:
             x = layer(x, bias)
