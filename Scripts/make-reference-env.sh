@@ -4,7 +4,7 @@
 # onnxscript (torch.onnx.export needs it), safetensors and threadpoolctl, pinned.
 # Idempotent: when the venv already holds exactly these, it only checks the imports and exits.
 #
-#   Scripts/make-reference-env.sh            # venv at ${DIALCLIP_REFENV:-$HOME/.cache/dialclip/refenv}
+#   Scripts/make-reference-env.sh            # venv at ${DIALCLIP_REFENV:-${XDG_CACHE_HOME:-$HOME/.cache}/dialclip/refenv}
 #   Scripts/make-reference-env.sh --force    # recreate it from scratch
 #
 # Environment:
@@ -31,7 +31,7 @@ for arg in "$@"; do
     esac
 done
 
-REFENV="${DIALCLIP_REFENV:-$HOME/.cache/dialclip/refenv}"
+REFENV="${DIALCLIP_REFENV:-${XDG_CACHE_HOME:-$HOME/.cache}/dialclip/refenv}"
 PYTHON="${DIALCLIP_PYTHON:-python3}"
 TORCH_SPEC="${DIALCLIP_TORCH_SPEC:-torch==2.13.0+cpu}"
 # Pinned so that reference numbers are comparable between machines and runs.

@@ -19,13 +19,16 @@ stdout carries exactly one JSON object.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import logging
 import os
 import platform
 import statistics
 import sys
 import tempfile
 import time
+import warnings
 
 
 def log(msg: str) -> None:
@@ -39,7 +42,7 @@ try:
 except ImportError:  # pragma: no cover - depends on the environment
     print("reference_bench: torch is not importable here. Create the reference env with "
           "Scripts/make-reference-env.sh and run this script with its python "
-          "(${DIALCLIP_REFENV:-~/.cache/dialclip/refenv}/bin/python).", file=sys.stderr)
+          "(${DIALCLIP_REFENV:-${XDG_CACHE_HOME:-~/.cache}/dialclip/refenv}/bin/python).", file=sys.stderr)
     sys.exit(2)
 
 
@@ -192,16 +195,22 @@ def torch_timer(model, inputs, warmup, runs):
 def export_onnx(model, example, path):
     """torch.onnx.export with a dynamic batch axis (dynamo exporter; legacy one as fallback)."""
     batch = torch.export.Dim("batch", min=1, max=64)
+    # The exporter's notes (e.g. "torchvision is not installed") are noise here, and nothing it
+    # prints may reach stdout, which carries the JSON.
+    logging.getLogger("torch.onnx").setLevel(logging.ERROR)
     try:
-        torch.onnx.export(model, (example,), path, dynamo=True, input_names=["pixels"],
-                          output_names=["embeds"], dynamic_shapes=({0: batch},),
-                          verbose=False, optimize=True)
+        with warnings.catch_warnings(), contextlib.redirect_stdout(sys.stderr):
+            warnings.simplefilter("ignore")
+            torch.onnx.export(model, (example,), path, dynamo=True, input_names=["pixels"],
+                              output_names=["embeds"], dynamic_shapes=({0: batch},),
+                              verbose=False, optimize=True)
         return "dynamo"
     except Exception as err:  # pragma: no cover - depends on the torch version
         log(f"dynamo export failed ({type(err).__name__}: {err}); using the TorchScript exporter")
-        torch.onnx.export(model, (example,), path, dynamo=False, input_names=["pixels"],
-                          output_names=["embeds"], dynamic_axes={"pixels": {0: "batch"}},
-                          opset_version=17)
+        with contextlib.redirect_stdout(sys.stderr):
+            torch.onnx.export(model, (example,), path, dynamo=False, input_names=["pixels"],
+                              output_names=["embeds"], dynamic_axes={"pixels": {0: "batch"}},
+                              opset_version=17)
         return "torchscript"
 
 

@@ -17,7 +17,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
 ROOT="$(pwd)"
 T0=$(date +%s)
 LOGDIR="$ROOT/.build/dialclip-test-logs"
-REFENV="${DIALCLIP_REFENV:-$HOME/.cache/dialclip/refenv}"
+REFENV="${DIALCLIP_REFENV:-${XDG_CACHE_HOME:-$HOME/.cache}/dialclip/refenv}"
 
 declare -a SUMMARY=()
 add() { SUMMARY+=("$(printf ' %-18s %-8s %5ss  %s' "$1" "$2" "$3" "${4:-}")"); }
