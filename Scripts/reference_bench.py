@@ -176,14 +176,20 @@ class Timing(tuple):
         return self[1]
 
 
+_TIMED = [0.0, 0.0]   # process CPU seconds and wall seconds spent in timed runs
+
+
 def median_seconds(fn, warmup: int, runs: int) -> Timing:
     for _ in range(warmup):
         fn()
     times = []
+    c0 = time.process_time()
     for _ in range(runs):
         t0 = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t0)
+    _TIMED[0] += time.process_time() - c0
+    _TIMED[1] += sum(times)
     return Timing((statistics.median(times), min(times)))
 
 
@@ -382,9 +388,9 @@ def main(argv=None):
                    "minilm_tokens": seq, "text_tokens": 77, "image_size": 224},
         "loadavg_at_start": load_at_start,
         "loadavg_at_end": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
-        # CPU seconds this process got per wall second and thread: well below 1 means other
-        # processes took the cores and the timings above are pessimistic.
-        "cpu_share": round(time.process_time() / (time.perf_counter() - started) / args.threads, 3),
+        # CPU seconds this process got per wall second and thread during the timed runs: well
+        # below 1 means other processes took the cores and the timings above are pessimistic.
+        "cpu_share": round(_TIMED[0] / max(_TIMED[1], 1e-9) / args.threads, 3),
         "seconds_total": round(time.perf_counter() - started, 1),
     }
     if args.json:
