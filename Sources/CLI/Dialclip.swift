@@ -25,21 +25,6 @@ struct Dialclip: ParsableCommand {
     )
 }
 
-/// Options every engine-using command shares.
-struct GlobalOptions: ParsableArguments {
-    @Option(name: .long, help: "Model: a CLIP checkpoint folder/.safetensors file, or a name (minilm, dialclip-mini).")
-    var model: String?
-
-    @Option(name: .long, help: "Photo folder to use instead of the bundled gallery.")
-    var gallery: String?
-
-    @Option(name: .long, help: "Index database path (default: $XDG_DATA_HOME/dialclip/index.sqlite).")
-    var db: String?
-
-    @Option(name: .long, help: "Threads for matrix products and element-wise work (default: all cores).")
-    var threads: Int?
-}
-
 /// A runtime failure the user can act on: printed to stderr, exit code 1.
 struct CLIError: Error, CustomStringConvertible {
     let description: String

@@ -6,6 +6,12 @@ import Tensor
 // for this CPU and re-execute once if needed, before anything else runs.
 OpenBLASKernel.selectBeforeUse()
 
+// Threads for products and element-wise work: all cores unless DIALCLIP_THREADS says otherwise
+// (`bench --threads` overrides it for one run).
+if let value = ProcessInfo.processInfo.environment["DIALCLIP_THREADS"], let n = Int(value), n > 0 {
+    Parallelism.setThreads(n)
+}
+
 // Parse and dispatch by hand. (With AsyncParsableCommand, overload resolution from
 // top-level code picks the synchronous `main`/`run`, which only prints help; a
 // differently named async entry point avoids the ambiguity.)
