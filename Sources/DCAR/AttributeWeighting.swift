@@ -122,9 +122,13 @@ public struct RerankedCandidate<ID: Sendable & Hashable>: Sendable {
 /// each (query, candidate) pair. The query's phrases are encoded once by the caller; the
 /// similarities of all phrases with all candidates and the blank image are one sgemm.
 public enum Reranker {
-    /// β used when the user gives none (`--beta`); chosen from `dialclip eval --task
-    /// attributes` (see docs/dcar.md).
-    public static let defaultBeta: Float = 0.3
+    /// β of search re-ranking when the user gives no `--beta`. DCAR is on by default only
+    /// once `dialclip eval --task attributes` shows it helps the bundled model; until then 0
+    /// (off). See docs/dcar.md for the measurements.
+    public static let defaultBeta: Float = 0
+    /// β for showing DCAR's effect (the `+dcar` system of the evaluation, `inspect`'s final
+    /// score when no `--beta` is given).
+    public static let suggestedBeta: Float = 0.3
 
     /// Re-scores `candidates` (id, cosine with the query) whose embeddings are the rows of
     /// `candidateEmbeddings` [K, D], and sorts them by the final score (stable on ties:

@@ -60,7 +60,7 @@ public struct AttributeGalleryItem: Sendable, Equatable {
 /// Settings of the attribute evaluation.
 public struct AttributeEvaluationOptions: Sendable {
     /// β of the reported `<model>+dcar` system.
-    public var beta: Float = Reranker.defaultBeta
+    public var beta: Float = Reranker.suggestedBeta
     /// How many of the global top candidates DCAR re-ranks.
     public var topK: Int = 20
     /// Swapped captions per true caption in the fine-grained test.
@@ -221,7 +221,7 @@ public enum AttributeEvaluation {
         for b in options.betaSweep where b.isFinite && b >= 0 && b <= 1 {
             let r = ranks(beta: b)
             let t = RetrievalMetrics(ranks: r.t2i), i = RetrievalMetrics(ranks: r.i2t)
-            sweep.append(["beta": Double(b), "t2i": t.json, "i2t": i.json, "fine_grained_accuracy": fineGrained(beta: b).accuracy])
+            sweep.append(["beta": jsonNumber(b), "t2i": t.json, "i2t": i.json, "fine_grained_accuracy": fineGrained(beta: b).accuracy])
         }
         let noPhrase = (0..<captionCount).filter { textPhrases[$0].isEmpty }.count
         let json: [String: Any] = [
@@ -231,7 +231,7 @@ public enum AttributeEvaluation {
             "queries": captionCount,
             "images": n,
             "captions": captionCount,
-            "beta": Double(options.beta),
+            "beta": jsonNumber(options.beta),
             "top_k": options.topK,
             "results": [
                 name: ["t2i": baseline.t2i.json, "i2t": baseline.i2t.json],

@@ -106,15 +106,24 @@ extension AttributeExplanation {
     /// "global_score", "final_score", "beta", "phrases": [{"phrase", "weight", "s_image",
     /// "s_blank"}]}` plus `"attribute_score"` and `"note"` (null when none).
     public var json: [String: Any] {
-        var attribute = 0.0
-        for p in phrases { attribute += Double(p.weight) * Double(p.sImage) }
+        var attribute: Float = 0
+        for p in phrases { attribute += p.weight * p.sImage }
         return [
-            "image": image, "text": text, "global_score": Double(globalScore), "final_score": Double(finalScore),
-            "beta": Double(beta), "attribute_score": phrases.isEmpty ? Double(globalScore) : attribute,
-            "phrases": phrases.map { ["phrase": $0.phrase, "weight": Double($0.weight), "s_image": Double($0.sImage), "s_blank": Double($0.sBlank)] },
+            "image": image, "text": text, "global_score": jsonNumber(globalScore), "final_score": jsonNumber(finalScore),
+            "beta": jsonNumber(beta), "attribute_score": jsonNumber(phrases.isEmpty ? globalScore : attribute),
+            "phrases": phrases.map {
+                ["phrase": $0.phrase, "weight": jsonNumber($0.weight), "s_image": jsonNumber($0.sImage), "s_blank": jsonNumber($0.sBlank)]
+            },
             "note": note.map { $0 as Any } ?? NSNull(),
         ]
     }
+}
+
+/// A Float as the shortest decimal that reads back to it (0.3, not 0.30000001192092896);
+/// null when not finite (JSON has no NaN).
+func jsonNumber(_ f: Float) -> Any {
+    guard f.isFinite else { return NSNull() }
+    return Double("\(f)") ?? Double(f)
 }
 
 /// Explains why a photo matches a text (DCAR, DESIGN.md §5.5): what `dialclip inspect` and
@@ -164,6 +173,19 @@ public struct AttributeInspector: Sendable {
         return try AttributeWeighting.explain(text: text, image: imagePath, phrases: phrases, imageEmbedding: image,
                                               blankEmbedding: try blankCache.embedding(for: imageEmbedder),
                                               phraseEmbeddings: phraseEmbeddings, globalScore: global, beta: beta)
+    }
+
+    /// DCAR re-ranking of a search's top-K for the query `text`: its phrases are encoded in
+    /// one batch, then `Reranker.rerank` re-scores `candidates` (id, cosine with the query)
+    /// whose image embeddings are the rows of `candidateEmbeddings` [K, D] (the index's).
+    /// β = 0 or a text without phrases returns the candidates as they were (sorted by score).
+    public func rerank<ID: Sendable & Hashable>(text: String, candidates: [(id: ID, score: Float)], candidateEmbeddings: Tensor,
+                                                beta: Float) throws -> [RerankedCandidate<ID>] {
+        guard beta.isFinite, beta >= 0, beta <= 1 else { throw AttributeInspectorError.invalidBeta(beta) }
+        let phrases = beta > 0 ? chunker.analyze(text).phrases.map(\.text) : []
+        let phraseEmbeddings = phrases.isEmpty ? nil : try textEmbedder.embed(texts: phrases)
+        return try Reranker.rerank(candidates: candidates, candidateEmbeddings: candidateEmbeddings, phraseEmbeddings: phraseEmbeddings,
+                                   blankEmbedding: try blankCache.embedding(for: imageEmbedder), beta: beta)
     }
 
     /// One-shot convenience for `dialclip inspect`.

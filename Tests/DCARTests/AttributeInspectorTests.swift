@@ -50,7 +50,7 @@ final class AttributeInspectorTests: XCTestCase {
         XCTAssertEqual(phrases.map { $0["weight"] as! Double }.reduce(0, +), 1, accuracy: 1e-5)
         XCTAssertEqual(back["image"] as? String, photo)
         XCTAssertEqual(back["text"] as? String, text)
-        XCTAssertEqual(back["beta"] as? Double ?? -1, 0.3, accuracy: 1e-7)
+        XCTAssertEqual(back["beta"] as? Double, 0.3)
 
         // The numbers are what the encoders say.
         let image = try img.embed(paths: [photo]).row(0)
@@ -70,6 +70,31 @@ final class AttributeInspectorTests: XCTestCase {
         // An index embedding skips the image encoder and gives the same answer.
         let again = try inspector.explain(text: text, imagePath: photo, beta: 0.3, imageEmbedding: image)
         XCTAssertEqual(again.finalScore, e.finalScore, accuracy: 1e-6)
+    }
+
+    func testSearchRerankThroughTheInspector() throws {
+        let (img, txt) = try TinyCLIP.encoders()
+        let inspector = try AttributeInspector(imageEmbedder: img, textEmbedder: txt)
+        let rows = try GalleryFixture.rows().prefix(8)
+        let paths = try rows.map { try Fixtures.sharedPath("data/gallery/" + $0.file) }
+        let images = try img.embed(paths: paths)
+        let query = "a black and white dog on the grass"
+        let q = try txt.embed(texts: [query]).row(0)
+        let candidates = (0..<paths.count).map { (id: paths[$0], score: dot(q, images.row($0))) }.sorted { $0.score > $1.score }
+        let ordered = try Tensor.stack(candidates.map { c in images.row(paths.firstIndex(of: c.id)!) })
+        let off = try inspector.rerank(text: query, candidates: candidates, candidateEmbeddings: ordered, beta: 0)
+        XCTAssertEqual(off.map(\.id), candidates.map(\.id))
+        let on = try inspector.rerank(text: query, candidates: candidates, candidateEmbeddings: ordered, beta: 0.6)
+        let direct = try Reranker.rerank(candidates: candidates, candidateEmbeddings: ordered,
+                                         phraseEmbeddings: try txt.embed(texts: ["black and white dog", "grass"]),
+                                         blankEmbedding: try BlankImageCache.shared.embedding(for: img), beta: 0.6)
+        XCTAssertEqual(on.map(\.id), direct.map(\.id))
+        for (a, b) in zip(on, direct) { XCTAssertEqual(a.finalScore, b.finalScore, accuracy: 1e-6) }
+        // Each final score agrees with the single-pair explanation.
+        for r in on {
+            let e = try inspector.explain(text: query, imagePath: r.id, beta: 0.6)
+            XCTAssertEqual(e.finalScore, r.finalScore, accuracy: 1e-5)
+        }
     }
 
     func testNoPhraseTextFallsBackToGlobal() throws {
@@ -164,7 +189,7 @@ final class AttributeEvaluationTests: XCTestCase {
         XCTAssertEqual(report.dcar.i2t.recallAt10, report.baseline.i2t.recallAt10)
         // β = 0 in the sweep is the baseline.
         let sweep = json["beta_sweep"] as! [[String: Any]]
-        let zero = sweep.first { ($0["beta"] as! Double) == 0 }!
+        let zero = sweep.first { ($0["beta"] as? Double) == 0 }!
         XCTAssertEqual((zero["t2i"] as! [String: Any])["mrr"] as? Double, report.baseline.t2i.meanReciprocalRank)
         XCTAssertEqual(zero["fine_grained_accuracy"] as? Double, report.fineGrainedBaseline)
         let fg = json["fine_grained"] as! [String: Any]
@@ -196,5 +221,23 @@ final class AttributeEvaluationTests: XCTestCase {
             guard case AttributeEvaluationError.unreadablePhoto(let p, _) = error else { return XCTFail("\(error)") }
             XCTAssertEqual(p, dir.appendingPathComponent("a.jpg").path)
         }
+    }
+}
+
+/// The full-gallery report, only when asked for (`DIALCLIP_DCAR_REPORT=/path/report.json`);
+/// used to record numbers in docs/dcar.md. Skipped in the default suite.
+final class AttributeEvaluationReportTests: XCTestCase {
+    func testWriteFullGalleryReport() throws {
+        guard let out = ProcessInfo.processInfo.environment["DIALCLIP_DCAR_REPORT"] else {
+            throw XCTSkip("set DIALCLIP_DCAR_REPORT to write the full-gallery attribute report")
+        }
+        let (img, txt) = try TinyCLIP.encoders()
+        var options = AttributeEvaluationOptions()
+        options.systemName = "tiny-clip"
+        let report = try AttributeEvaluation.evaluate(galleryDirectory: try Fixtures.sharedPath("data/gallery"),
+                                                      imageEmbedder: img, textEmbedder: txt, options: options)
+        let data = try JSONSerialization.data(withJSONObject: report.json, options: [.prettyPrinted, .sortedKeys])
+        try data.write(to: URL(fileURLWithPath: out))
+        XCTAssertEqual(report.json["task"] as? String, "attributes")
     }
 }
