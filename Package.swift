@@ -51,7 +51,7 @@ let package = Package(
         .testTarget(name: "ModelsTests", dependencies: ["TestSupport", "Models", "Tensor", "Tokenizers", "Imaging"]),
         .testTarget(name: "TrainingTests", dependencies: ["TestSupport", "Training", "Tensor", "Models"]),
         .testTarget(name: "DialCLIPTests", dependencies: ["TestSupport", "DialCLIP", "Tensor", "Models"]),
-        .testTarget(name: "DCARTests", dependencies: ["TestSupport", "DCAR", "Tensor", "Models"]),
+        .testTarget(name: "DCARTests", dependencies: ["TestSupport", "DCAR", "Tensor", "Models", "Imaging", "Engine"]),
         .testTarget(name: "GalleryTests", dependencies: ["TestSupport", "Gallery", "Tensor", "Imaging"]),
         .testTarget(name: "TUITests", dependencies: ["TestSupport", "TUI", "Engine"]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport", "CLI", "Engine"]),
