@@ -20,7 +20,7 @@ struct Dialclip: ParsableCommand {
           dialclip doctor
         """,
         version: "0.1.0",
-        subcommands: [Index.self, Search.self, Embed.self, Eval.self, Bench.self, Models.self, Doctor.self],
+        subcommands: [Index.self, Search.self, Inspect.self, Embed.self, Eval.self, Bench.self, Models.self, Doctor.self],
         defaultSubcommand: Doctor.self
     )
 }

@@ -10,19 +10,27 @@ struct Eval: AsyncCommand {
         abstract: "Evaluate retrieval quality (Recall@1/5/10, MRR).",
         discussion: """
         Tasks:
-          reply   --dialogs FILE   next-turn retrieval among 100 candidates (target + 99 from the reply pool)
+          reply       --dialogs FILE   next-turn retrieval among 100 candidates (target + 99 from the reply pool)
+          attributes  --gallery DIR    text→image / image→text with and without DCAR re-ranking, and the
+                                       fine-grained test (true caption vs one attribute or the category swapped)
 
         Example:
           dialclip eval --task reply --dialogs chitchat_sample.jsonl --json
         """)
 
-    enum Task: String, ExpressibleByArgument, CaseIterable { case reply }
+    enum Task: String, ExpressibleByArgument, CaseIterable { case reply, attributes }
 
     @Option(name: .long, help: "What to evaluate: \(Task.allCases.map(\.rawValue).joined(separator: ", ")).")
     var task: Task
 
     @Option(name: .long, help: "Dialogue JSONL file (shared PhotoChat / Chit-Chat format).")
     var dialogs: String?
+
+    @Option(name: .long, help: "Folder with gallery.jsonl and its photos (tasks gallery, attributes).")
+    var gallery: String?
+
+    @Option(name: .long, help: "β of the DCAR system (attributes task).")
+    var beta: Float?
 
     @Option(name: .long, help: "Reply pool, one reply per line (default: the bundled pool).")
     var replies: String?
@@ -36,6 +44,7 @@ struct Eval: AsyncCommand {
     mutating func execute() async throws {
         switch task {
         case .reply: try await evaluateReplies()
+        case .attributes: try await evaluateAttributes()
         }
     }
 
@@ -61,6 +70,20 @@ struct Eval: AsyncCommand {
         if json { try printJSON(report); return }
         print("reply retrieval on \(dialogs): \(metrics.queries) queries, \(ReplyEvaluation.candidateCount) candidates each, model \(encoder.name)")
         print(String(format: "R@1 %.3f   R@5 %.3f   R@10 %.3f   MRR %.3f", metrics.recallAt1, metrics.recallAt5, metrics.recallAt10, metrics.meanReciprocalRank))
+    }
+}
+
+extension Eval {
+    func evaluateAttributes() async throws {
+        guard let gallery else { throw ValidationError("--task attributes needs --gallery DIR (a folder with gallery.jsonl)") }
+        let models = try ModelLoader.load(model)
+        var options = AttributeEvaluationOptions()
+        if let beta { options.beta = beta }
+        options.systemName = models.identity.name
+        let report = try AttributeEvaluation.evaluate(galleryDirectory: gallery, imageEmbedder: models.image,
+                                                      textEmbedder: models.text, options: options) { if !json { printError($0) } }
+        if json { try printJSON(report.json); return }
+        try printJSON(report.json)
     }
 }
 

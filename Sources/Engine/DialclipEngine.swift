@@ -1,3 +1,4 @@
+import DCAR
 import DialCLIP
 import Foundation
 import Gallery
@@ -99,7 +100,10 @@ public final class DialclipEngine: RetrievalEngine, @unchecked Sendable {
     }
 
     public func explain(text: String, imagePath: String) async throws -> AttributeExplanation {
-        throw EngineError.unavailable("attribute weights (DCAR) are not available in this build")
+        try locked {
+            try AttributeInspector.explain(text: text, imagePath: imagePath, imageEmbedder: models.image,
+                                           textEmbedder: models.text, beta: Reranker.suggestedBeta)
+        }
     }
 
     public func galleryEntries() async throws -> [GalleryEntry] {
