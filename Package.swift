@@ -2,6 +2,9 @@
 // dialclip — multi-modal dialog retrieval (DialCLIP + DCAR) in the terminal.
 import PackageDescription
 
+/// `-O` for the numeric modules in debug builds too (tests stay fast; see Tensor's note).
+let optimisedInDebug: [SwiftSetting] = [.unsafeFlags(["-O"], .when(configuration: .debug))]
+
 let package = Package(
     name: "dialclip",
     platforms: [.macOS(.v14)],
@@ -22,13 +25,15 @@ let package = Package(
         .target(name: "CImageCodecs", dependencies: ["CLibJPEG", "CLibPNG"], path: "Sources/CImageCodecs"),
 
         // MARK: Engine, one module per concern; data flows top to bottom.
-        .target(name: "Tensor", dependencies: ["CBLAS"]),
-        .target(name: "Imaging", dependencies: ["CImageCodecs"]),
+        // Numeric kernels are optimised even in debug builds: `swift test` builds debug, and
+        // unoptimised SIMD code is ~100× slower (the golden tests would take minutes).
+        .target(name: "Tensor", dependencies: ["CBLAS"], swiftSettings: optimisedInDebug),
+        .target(name: "Imaging", dependencies: ["CImageCodecs"], swiftSettings: optimisedInDebug),
         .target(name: "Tokenizers", dependencies: ["CZlib"]),
-        .target(name: "Models", dependencies: ["Tensor", "Tokenizers", "Imaging"]),
-        .target(name: "Training", dependencies: ["Tensor", "Models"]),
-        .target(name: "DialCLIP", dependencies: ["Tensor", "Models", "Training", "Tokenizers"]),
-        .target(name: "DCAR", dependencies: ["Tensor", "Models", "Tokenizers"]),
+        .target(name: "Models", dependencies: ["Tensor", "Tokenizers", "Imaging"], swiftSettings: optimisedInDebug),
+        .target(name: "Training", dependencies: ["Tensor", "Models"], swiftSettings: optimisedInDebug),
+        .target(name: "DialCLIP", dependencies: ["Tensor", "Models", "Training", "Tokenizers"], swiftSettings: optimisedInDebug),
+        .target(name: "DCAR", dependencies: ["Tensor", "Models", "Tokenizers"], swiftSettings: optimisedInDebug),
         .target(name: "Gallery", dependencies: ["Tensor", "Imaging", .product(name: "GRDB", package: "GRDB.swift")]),
         .target(name: "Engine", dependencies: ["Tensor", "Imaging", "Tokenizers", "Models", "DialCLIP", "DCAR", "Gallery"]),
         .target(name: "TUI", dependencies: ["CNcursesw", "Engine"]),

@@ -225,7 +225,10 @@ public final class CLIPModel: @unchecked Sendable {
         textStack = TransformerStack(config: config.text, layers: (0..<config.text.layers).map { _ in layer(config.text) })
         finalNormWeight = ones(tw); finalNormBias = rand([tw])
         textProjection = .matrix(rand([tw, config.embedDim]))
-        parameterCount = 0
+        parameterCount = [classEmbedding, patchWeight, visionPositions, preNormWeight, preNormBias, postNormWeight,
+                          postNormBias, tokenEmbedding, textPositions, finalNormWeight, finalNormBias].reduce(0) { $0 + $1.count }
+            + (visionStack.layers + textStack.layers).reduce(0) { $0 + $1.parameterCount }
+            + vw * config.embedDim + tw * config.embedDim + 1
     }
 
     // MARK: - Image tower

@@ -61,8 +61,9 @@ public enum Ops {
             row.update(repeating: 0, count: n)
             return
         }
+        VectorMath.map(row, count: n) { VectorMath.exp($0 - m) }
         var sum: Float = 0
-        for i in 0..<n { let e = expf(row[i] - m); row[i] = e; sum += e }
+        for i in 0..<n { sum += row[i] }
         let inv = 1 / sum
         for i in 0..<n { row[i] *= inv }
     }
@@ -71,7 +72,7 @@ public enum Ops {
     public static func quickGELU(_ x: UnsafeMutablePointer<Float>, count: Int) {
         forEachRowChunk(rows: count / 1024 + (count % 1024 == 0 ? 0 : 1), rowSize: 1024) { range in
             let lo = range.lowerBound * 1024, hi = min(count, range.upperBound * 1024)
-            for i in lo..<hi { let v = x[i]; x[i] = v / (1 + expf(-1.702 * v)) }
+            VectorMath.map(x + lo, count: hi - lo) { v in v / (1 + VectorMath.exp(-1.702 * v)) }
         }
     }
 
@@ -79,7 +80,7 @@ public enum Ops {
     public static func gelu(_ x: UnsafeMutablePointer<Float>, count: Int) {
         forEachRowChunk(rows: count / 1024 + (count % 1024 == 0 ? 0 : 1), rowSize: 1024) { range in
             let lo = range.lowerBound * 1024, hi = min(count, range.upperBound * 1024)
-            for i in lo..<hi { let v = x[i]; x[i] = 0.5 * v * (1 + erff(v * 0.70710678118654752)) }
+            VectorMath.map(x + lo, count: hi - lo) { v in 0.5 * v * (1 + VectorMath.erf(v * 0.70710678118654752)) }
         }
     }
 
@@ -122,27 +123,48 @@ public enum Ops {
         causal: Bool, keyLengths: [Int]? = nil
     ) {
         let scale = 1 / Float(headDim).squareRoot()
-        let scores = UnsafeMutablePointer<Float>.allocate(capacity: seq * seq)
-        defer { scores.deallocate() }
-        for b in 0..<batch {
+        let pairs = batch * heads
+        // One (sequence, head) pair: two small products and a masked softmax.
+        let body = { (pair: Int, scores: UnsafeMutablePointer<Float>) in
+            let b = pair / heads, h = pair % heads
             let validKeys = keyLengths.map { min(max($0[b], 0), seq) } ?? seq
-            for h in 0..<heads {
-                let qb = q + b * seq * ldq + h * headDim
-                let kb = k + b * seq * ldk + h * headDim
-                let vb = v + b * seq * ldv + h * headDim
-                // scores[seq, seq] = scale · Q_bh · K_bhᵀ
-                BLAS.gemm(.none, .transpose, m: seq, n: seq, k: headDim, alpha: scale,
-                          a: qb, lda: ldq, b: kb, ldb: ldk, c: scores, ldc: seq)
-                for i in 0..<seq {
-                    let row = scores + i * seq
-                    let limit = causal ? min(i + 1, validKeys) : validKeys
-                    if limit < seq { (row + limit).update(repeating: -Float.infinity, count: seq - limit) }
-                    softmaxRow(row, seq)
-                }
-                // out_bh[seq, headDim] = P · V_bh
-                BLAS.gemm(.none, .none, m: seq, n: headDim, k: seq,
-                          a: scores, lda: seq, b: vb, ldb: ldv,
-                          c: out + b * seq * ldo + h * headDim, ldc: ldo)
+            let qb = q + b * seq * ldq + h * headDim
+            let kb = k + b * seq * ldk + h * headDim
+            let vb = v + b * seq * ldv + h * headDim
+            // scores[seq, seq] = scale · Q_bh · K_bhᵀ
+            BLAS.gemm(.none, .transpose, m: seq, n: seq, k: headDim, alpha: scale,
+                      a: qb, lda: ldq, b: kb, ldb: ldk, c: scores, ldc: seq)
+            for i in 0..<seq {
+                let row = scores + i * seq
+                let limit = causal ? min(i + 1, validKeys) : validKeys
+                if limit < seq { (row + limit).update(repeating: -Float.infinity, count: seq - limit) }
+                softmaxRow(row, seq)
+            }
+            // out_bh[seq, headDim] = P · V_bh
+            BLAS.gemm(.none, .none, m: seq, n: headDim, k: seq,
+                      a: scores, lda: seq, b: vb, ldb: ldv,
+                      c: out + b * seq * ldo + h * headDim, ldc: ldo)
+        }
+        let workers = min(Parallelism.elementwiseThreads, pairs)
+        if workers < 2 {
+            let scores = UnsafeMutablePointer<Float>.allocate(capacity: seq * seq)
+            defer { scores.deallocate() }
+            for pair in 0..<pairs { body(pair, scores) }
+            return
+        }
+        // The per-head products are small: run them side by side, one BLAS thread each,
+        // rather than letting OpenBLAS split each tiny product (pairs write disjoint
+        // output columns, so they never race).
+        let blasThreads = BLAS.threads
+        BLAS.setThreads(1)
+        defer { BLAS.setThreads(blasThreads) }
+        withoutActuallyEscaping(body) { escapable in
+            let shared = UncheckedSendable(escapable)
+            DispatchQueue.concurrentPerform(iterations: workers) { w in
+                let scores = UnsafeMutablePointer<Float>.allocate(capacity: seq * seq)
+                defer { scores.deallocate() }
+                var pair = w
+                while pair < pairs { shared.value(pair, scores); pair += workers }
             }
         }
     }

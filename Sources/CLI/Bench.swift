@@ -1,0 +1,170 @@
+import ArgumentParser
+import Engine
+import Foundation
+import Models
+import Tensor
+
+/// `dialclip bench`: throughput and memory, as ratios against references measured in
+/// the same run (PyTorch / ONNX Runtime on this CPU, OpenBLAS sgemm at the model's shapes).
+struct Bench: AsyncCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure encoders and search against PyTorch, ONNX Runtime and sgemm on this machine.",
+        discussion: """
+        References come from Scripts/reference_bench.py run in the reference virtualenv
+        (create it once with Scripts/make-reference-env.sh; override its location with
+        DIALCLIP_REFENV). Without it, dialclip's own figures are printed and the
+        reference columns say 'unavailable'.
+        """)
+
+    @Option(name: .long, help: "Threads (default: all cores).")
+    var threads: Int?
+
+    @Flag(name: .long, help: "Fewer repetitions (a rough figure in a few seconds).")
+    var quick = false
+
+    @Flag(name: .long, help: "Skip the PyTorch/ONNX Runtime references.")
+    var noReference = false
+
+    @Flag(name: .long, help: "Print JSON (DESIGN.md section 8 shape).")
+    var json = false
+
+    mutating func execute() async throws {
+        let n = threads ?? ProcessInfo.processInfo.activeProcessorCount
+        Parallelism.setThreads(n)
+        let runs = quick ? 2 : 5
+        var rows: [BenchRow] = []
+        let reference = noReference ? ReferenceResults.unavailable("skipped (--no-reference)") : ReferenceResults.measure(threads: n)
+        func log(_ s: String) { if !json { printError(s) } }
+
+        // sgemm
+        log("sgemm …")
+        let square = Benchmarks.sgemmGFLOPS(m: 1024, n: 1024, k: 1024, runs: runs)
+        rows.append(BenchRow(name: "sgemm_1024_gflops", ours: square, unit: "GFLOP/s"))
+        let config = CLIPConfig.vitB32
+        let shapes16 = Benchmarks.vitGemmShapes(config, batch: 16)
+        let atShapes = Benchmarks.sgemmAtShapes(shapes16, runs: quick ? 1 : 3)
+        rows.append(BenchRow(name: "sgemm_vit_b32_shapes_gflops", ours: atShapes, unit: "GFLOP/s"))
+
+        // ViT-B/32 image tower, random weights
+        log("ViT-B/32 image encoder …")
+        let rssBefore = Benchmarks.residentBytes() ?? 0
+        let model = CLIPModel(randomWeights: config)
+        let rssAfter = Benchmarks.residentBytes() ?? 0
+        for batch in [1, 16] {
+            let pixels = Tensor(repeating: 0.1, shape: [batch, 3, 224, 224])
+            let t = try Benchmarks.median(warmup: 1, runs: batch == 1 ? runs * 2 : runs) { _ = try model.encodeImages(pixels: pixels) }
+            let imagesPerSecond = Double(batch) / t
+            for (engine, key) in [("pytorch", "image_b\(batch)_torch_ms_per_image"), ("onnxruntime", "image_b\(batch)_ort_ms_per_image")] {
+                let refMs = reference.rows[key]
+                rows.append(BenchRow(name: "image_b\(batch)_vs_\(engine)", ours: imagesPerSecond,
+                                     reference: refMs == nil ? reference.unavailableReason(engine) : "\(engine) \(reference.version(engine))",
+                                     referenceValue: refMs.map { 1000 / $0 }, unit: "images/s",
+                                     speedup: refMs.map { imagesPerSecond / (1000 / $0) }))
+            }
+            if batch == 16 {
+                let effective = Benchmarks.vitFLOPs(config, batch: 16) / t / 1e9
+                rows.append(BenchRow(name: "sgemm_fraction_of_peak", ours: effective, reference: "OpenBLAS sgemm at the same shapes",
+                                     referenceValue: atShapes, unit: "GFLOP/s", speedup: effective / atShapes,
+                                     note: "effective model GFLOP/s over sgemm GFLOP/s at ViT-B/32 batch-16 shapes"))
+            }
+        }
+        let weightBytes = Double(model.parameterCount) * 4
+        if rssAfter > 0 {
+            rows.append(BenchRow(name: "vit_b32_rss_vs_fp32_weights", ours: Double(rssAfter - rssBefore) / 1e6,
+                                 reference: "fp32 weight bytes", referenceValue: weightBytes / 1e6, unit: "MB",
+                                 speedup: weightBytes / Double(max(1, rssAfter - rssBefore)),
+                                 note: "random weights allocated in memory; ratio < 1 means more memory than the weights"))
+        }
+
+        // MiniLM (real weights when installed)
+        if FileManager.default.fileExists(atPath: ModelDirectory.miniLM + "/model.safetensors") {
+            log("MiniLM …")
+            let bert = try BERTModel(folder: ModelDirectory.miniLM)
+            // 20-word sentences ≈ 26 wordpieces + [CLS]/[SEP]; ids drawn from the ordinary-word range.
+            var rng = SeededGenerator(seed: 7)
+            let sentences = (0..<32).map { _ in [101] + (0..<26).map { _ in 2000 + Int(rng.next() % 20000) } + [102] }
+            for batch in [1, 32] {
+                let input = Array(sentences.prefix(batch))
+                let t = try Benchmarks.median(warmup: 1, runs: runs) { _ = try bert.encode(ids: input, batchSize: 32) }
+                let ours = Double(batch) / t
+                let ref = reference.rows["minilm_b\(batch)_torch_sent_per_s"]
+                rows.append(BenchRow(name: "minilm_b\(batch)_vs_pytorch", ours: ours,
+                                     reference: ref == nil ? reference.unavailableReason("pytorch") : "pytorch \(reference.version("pytorch"))",
+                                     referenceValue: ref, unit: "sentences/s", speedup: ref.map { ours / $0 }))
+            }
+        } else {
+            log("MiniLM not installed (Scripts/setup.sh): skipping its rows")
+        }
+
+        let report: [String: Any] = [
+            "machine": Benchmarks.machine, "openblas_kernel": BLAS.coreName, "threads": n,
+            "reference_env": reference.description, "rows": rows.map(\.json),
+        ]
+        if json { try printJSON(report); return }
+        print("machine: \(Benchmarks.machine); OpenBLAS kernel: \(BLAS.coreName) (\(OpenBLASKernel.choiceSource)); threads: \(n)")
+        print("references: \(reference.description)")
+        print(pad("row", 38) + pad("ours", 12, left: true) + "  " + pad("unit", 12) + pad("reference", 12, left: true) + pad("speedup", 9, left: true))
+        for r in rows {
+            let ref = r.referenceValue.map { String(format: "%.2f", $0) } ?? "-"
+            let sp = r.speedup.map { String(format: "%.2fx", $0) } ?? "-"
+            print(pad(r.name, 38) + pad(String(format: "%.2f", r.ours), 12, left: true) + "  " + pad(r.unit, 12)
+                  + pad(ref, 12, left: true) + pad(sp, 9, left: true))
+        }
+    }
+}
+
+/// `s` padded with spaces to `width` columns (String(format:) cannot take Swift strings on Linux).
+func pad(_ s: String, _ width: Int, left: Bool = false) -> String {
+    let fill = String(repeating: " ", count: max(0, width - s.count))
+    return left ? fill + s : s + fill
+}
+
+/// Figures from Scripts/reference_bench.py, run in the reference virtualenv.
+struct ReferenceResults: CustomStringConvertible {
+    var rows: [String: Double]
+    var versions: [String: String]
+    var description: String
+
+    static func unavailable(_ why: String) -> ReferenceResults { ReferenceResults(rows: [:], versions: [:], description: "unavailable: \(why)") }
+
+    func version(_ engine: String) -> String { versions[engine] ?? "?" }
+    func unavailableReason(_ engine: String) -> String { "unavailable (\(engine))" }
+
+    static func measure(threads: Int) -> ReferenceResults {
+        let env = ProcessInfo.processInfo.environment
+        let home = NSHomeDirectory()
+        let refenv = env["DIALCLIP_REFENV"] ?? ((env["XDG_CACHE_HOME"] ?? home + "/.cache") + "/dialclip/refenv")
+        let python = refenv + "/bin/python"
+        guard FileManager.default.isExecutableFile(atPath: python) else {
+            return .unavailable("no reference env at \(refenv) (create it with Scripts/make-reference-env.sh)")
+        }
+        guard let assets = try? Assets.locate() else { return .unavailable("assets not found") }
+        let script = assets.deletingLastPathComponent().appendingPathComponent("Scripts/reference_bench.py").path
+        guard FileManager.default.fileExists(atPath: script) else { return .unavailable("\(script) not found") }
+        printErrorIfTTY("running the PyTorch/ONNX Runtime reference (\(script)) …")
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: python)
+        p.arguments = [script, "--threads", "\(threads)", "--json"]
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = FileHandle.standardError
+        do { try p.run() } catch { return .unavailable("cannot start \(python): \(error)") }
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        guard p.terminationStatus == 0,
+              let obj = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
+              let rows = obj["rows"] as? [String: Any] else {
+            return .unavailable("reference script failed (exit \(p.terminationStatus))")
+        }
+        var values: [String: Double] = [:]
+        for (k, v) in rows { if let d = (v as? NSNumber)?.doubleValue { values[k] = d } }
+        let torch = obj["torch_version"] as? String ?? "?"
+        let ort = obj["onnxruntime_version"] as? String ?? "?"
+        return ReferenceResults(rows: values, versions: ["pytorch": torch, "onnxruntime": ort],
+                                description: "PyTorch \(torch), ONNX Runtime \(ort), \(threads) threads, measured in this run")
+    }
+}
+
+func printErrorIfTTY(_ s: String) {
+    if isatty(2) != 0 { printError(s) }
+}

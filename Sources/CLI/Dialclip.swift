@@ -1,0 +1,65 @@
+import ArgumentParser
+import Foundation
+
+/// `dialclip`: chat in the terminal and get the right photo or reply from your own gallery.
+
+struct Dialclip: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dialclip",
+        abstract: "Multi-modal dialog retrieval in the terminal (DialCLIP + DCAR).",
+        discussion: """
+        With no subcommand, opens the chat on the bundled demo gallery.
+
+        Examples:
+          dialclip                                  # chat TUI on the bundled gallery
+          dialclip index ~/Pictures                 # index a photo folder
+          dialclip search "a dog on the grass"      # print matching photo paths
+          dialclip embed --model minilm --text "hello there" --json
+          dialclip models verify ~/models/clip-vit-base-patch32
+          dialclip bench --json
+          dialclip doctor
+        """,
+        version: "0.1.0",
+        subcommands: [Doctor.self, Models.self, Embed.self, Eval.self, Bench.self],
+        defaultSubcommand: Doctor.self
+    )
+}
+
+/// Options every engine-using command shares.
+struct GlobalOptions: ParsableArguments {
+    @Option(name: .long, help: "Model: a CLIP checkpoint folder/.safetensors file, or a name (minilm, dialclip-mini).")
+    var model: String?
+
+    @Option(name: .long, help: "Photo folder to use instead of the bundled gallery.")
+    var gallery: String?
+
+    @Option(name: .long, help: "Index database path (default: $XDG_DATA_HOME/dialclip/index.sqlite).")
+    var db: String?
+
+    @Option(name: .long, help: "Threads for matrix products and element-wise work (default: all cores).")
+    var threads: Int?
+}
+
+/// A runtime failure the user can act on: printed to stderr, exit code 1.
+struct CLIError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Writes a JSON value to stdout (sorted keys, one line).
+func printJSON(_ value: Any) throws {
+    let data = try JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .withoutEscapingSlashes])
+    FileHandle.standardOutput.write(data)
+    FileHandle.standardOutput.write(Data("\n".utf8))
+}
+
+/// Writes a line to stderr.
+func printError(_ message: String) {
+    FileHandle.standardError.write(Data((message + "\n").utf8))
+}
+
+/// A dialclip subcommand with an async body (see main.swift for why it is not
+/// ArgumentParser's AsyncParsableCommand).
+protocol AsyncCommand: ParsableCommand {
+    mutating func execute() async throws
+}

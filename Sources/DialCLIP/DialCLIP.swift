@@ -1,1 +1,0 @@
-// DialCLIP module.
