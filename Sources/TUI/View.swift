@@ -290,12 +290,12 @@ public struct View {
             guard !e.phrases.isEmpty else { line("(no attribute phrases)", dim); return }
             let maxWeight = max(e.phrases.map(\.weight).max() ?? 0, 1e-6)
             let phraseWidth = min(18, max(6, e.phrases.map { TextWidth.displayWidth(of: TextWidth.sanitize($0.phrase)) }.max() ?? 6))
-            let full = "s_img/s_blank"
+            let full = "img/blank"
             let inner = area.width - 2
             let showParts = inner - phraseWidth - 1 - 5 - 12 >= 8
             let barWidth = max(1, inner - phraseWidth - 1 - 5 - (showParts ? 12 : 0) - 1)
             if showParts {
-                line(TextWidth.pad("phrase", width: phraseWidth) + " " + TextWidth.pad("weight", width: barWidth) + " " + "   w " + " " + full, dim)
+                line(TextWidth.pad("phrase", width: phraseWidth) + " " + TextWidth.pad("weight", width: barWidth) + "     w" + "   " + full, dim)
             }
             for ph in e.phrases {
                 let name = TextWidth.pad(TextWidth.sanitize(ph.phrase), width: phraseWidth, ellipsis: ellipsis)
