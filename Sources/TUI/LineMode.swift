@@ -126,7 +126,7 @@ public func runLineMode<Lines: Sequence, Output: TextOutputStream>(
             var text = "# turn \(count): \(TextWidth.sanitize(shown))\n"
             for p in photos { text += TextWidth.sanitize(p.path ?? p.text) + "\n" }
             for r in replyHits {
-                text += "# reply \(r.rank) (\(View.formatScore(r.score))): \(TextWidth.sanitize(r.text))\n"
+                text += "# reply \(r.rank) (\(String(format: "%.3f", Double(r.score)))): \(TextWidth.sanitize(r.text))\n"
             }
             output.write(text)
         }

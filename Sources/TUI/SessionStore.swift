@@ -160,16 +160,13 @@ public final class SessionWriter: @unchecked Sendable {
 
     deinit { if fd >= 0 { _ = Glibc.close(fd) } }
 
-    /// Makes sure the file ends with a newline, so a torn last line from a crash does not
-    /// swallow the next record.
+    /// Cuts a torn last line (a crash mid-write) off the file, so the next record starts
+    /// on a line of its own and the file stays valid JSONL.
     func repairTornTail() {
-        guard let h = FileHandle(forReadingAtPath: url.path) else { return }
-        defer { try? h.close() }
-        guard let end = try? h.seekToEnd(), end > 0 else { return }
-        try? h.seek(toOffset: end - 1)
-        if let last = try? h.read(upToCount: 1), last != Data([0x0A]) {
-            try? writeAll(Data([0x0A]))
-        }
+        guard let data = FileManager.default.contents(atPath: url.path), let last = data.last, last != 0x0A else { return }
+        let keep = data.lastIndex(of: 0x0A).map { data.distance(from: data.startIndex, to: $0) + 1 } ?? 0
+        lock.lock(); defer { lock.unlock() }
+        if ftruncate(fd, off_t(keep)) == 0 { _ = fsync(fd) }
     }
 
     /// Appends one turn and waits until it is on disk (write + fsync).

@@ -170,7 +170,8 @@ public struct View {
         }
     }
 
-    static func formatScore(_ s: Float) -> String { String(format: "%.3f", Double(s)) }
+    /// Fixed width (6 columns, sign included) so result rows line up.
+    static func formatScore(_ s: Float) -> String { String(format: "%6.3f", Double(s)) }
 
     private func drawResults(_ state: TUIState, _ p: Layout.Panes, _ c: inout Canvas) {
         let r = p.results
