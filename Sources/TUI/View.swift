@@ -398,6 +398,9 @@ public struct View {
         c.fill(box, style: CellStyle(reverse: false))
         c.fill(Rect(x: box.x, y: box.y, width: box.width, height: 1), style: border, with: hLine)
         c.fill(Rect(x: box.x, y: box.maxY - 1, width: box.width, height: 1), style: border, with: hLine)
+        let side = options.asciiOnly ? "|" : "│"
+        c.fill(Rect(x: box.x, y: box.y + 1, width: 1, height: box.height - 2), style: border, with: side)
+        c.fill(Rect(x: box.maxX - 1, y: box.y + 1, width: 1, height: box.height - 2), style: border, with: side)
         for (i, l) in Self.helpLines.prefix(box.height - 2).enumerated() {
             c.put(l, x: box.x + 2, y: box.y + 1 + i, maxWidth: box.width - 3, style: i == 0 ? bold : .plain)
         }
