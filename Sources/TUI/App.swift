@@ -302,3 +302,7 @@ public enum Opener {
         return nil
     }
 }
+
+/// True when standard input is a terminal. The CLI runs `TUIApp` then, and `runLineMode`
+/// when input comes from a pipe or file.
+public func standardInputIsTerminal() -> Bool { isatty(0) == 1 }
