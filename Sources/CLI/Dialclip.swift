@@ -20,8 +20,8 @@ struct Dialclip: ParsableCommand {
           dialclip doctor
         """,
         version: "0.1.0",
-        subcommands: [Index.self, Search.self, Inspect.self, Embed.self, Eval.self, Bench.self, Models.self, Doctor.self],
-        defaultSubcommand: Doctor.self
+        subcommands: [Chat.self, Index.self, Search.self, Inspect.self, Embed.self, Eval.self, Bench.self, Models.self, Doctor.self, Export.self],
+        defaultSubcommand: Chat.self
     )
 }
 

@@ -40,8 +40,14 @@ public enum ModelLoader {
                                          dim: clip.config.embedDim)
             return ImageTextModel(image: try CLIPImageEncoder(model: clip, name: canonical),
                                   text: try CLIPTextEncoder(model: clip, name: canonical, assets: assets),
-                                  identity: identity, displayName: "CLIP \((canonical as NSString).lastPathComponent)")
+                                  identity: identity, displayName: "CLIP " + Self.shortName(canonical))
         }
+    }
+
+    /// A checkpoint's short name: its folder for `model.safetensors`, else its file name.
+    static func shortName(_ path: String) -> String {
+        let url = URL(fileURLWithPath: path)
+        return url.lastPathComponent == "model.safetensors" ? url.deletingLastPathComponent().lastPathComponent : url.lastPathComponent
     }
 
     /// Hook for the bundled model; returns nil when it is not in the assets.

@@ -1,23 +1,27 @@
 import Foundation
+import TestSupport
 import XCTest
 
 /// Runs the real `dialclip` binary in a detached tmux window, drives it with keys and
-/// asserts on `capture-pane` text. Needs `DIALCLIP_BIN` (path of a built `dialclip`);
-/// `DIALCLIP_E2E_ARGS` adds arguments (default: `chat`), e.g. `chat --gallery DIR`.
+/// asserts on `capture-pane` text. The binary is `DIALCLIP_BIN` or, by default, the
+/// `dialclip` built next to this test bundle (`swift build --build-tests` builds both).
+/// `DIALCLIP_E2E_ARGS` replaces the arguments (default: `chat` on the bundled gallery with
+/// a private index database; `DIALCLIP_E2E_MODEL` picks the model).
 /// Uses a private tmux server (-L) that the test starts and stops itself.
 final class TmuxEndToEndTests: XCTestCase {
     private var socket = ""
     private var workDir: URL!
 
     override func setUpWithError() throws {
-        let env = ProcessInfo.processInfo.environment
-        guard let bin = env["DIALCLIP_BIN"], !bin.isEmpty else {
-            throw XCTSkip("set DIALCLIP_BIN to a built dialclip binary to run the tmux end-to-end test")
-        }
+        let bin = Self.binary
         guard FileManager.default.isExecutableFile(atPath: bin) else {
-            throw XCTSkip("DIALCLIP_BIN=\(bin) is not an executable file")
+            XCTFail("no dialclip binary at \(bin): build it with `swift build --build-tests` or set DIALCLIP_BIN")
+            throw XCTSkip("no binary")
         }
-        guard Self.which("tmux") != nil else { throw XCTSkip("tmux is not installed (apt-get install tmux)") }
+        guard Self.which("tmux") != nil else {
+            XCTFail("tmux is not installed: Scripts/setup.sh installs it (apt-get install tmux)")
+            throw XCTSkip("no tmux")
+        }
         socket = "dialclip-e2e-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         workDir = FileManager.default.temporaryDirectory.appendingPathComponent(socket)
         try FileManager.default.createDirectory(at: workDir, withIntermediateDirectories: true)
@@ -26,6 +30,13 @@ final class TmuxEndToEndTests: XCTestCase {
     override func tearDown() {
         if !socket.isEmpty, workDir != nil { _ = try? tmux(["kill-server"]) }
         if let workDir { try? FileManager.default.removeItem(at: workDir) }
+    }
+
+    /// `DIALCLIP_BIN`, else `dialclip` beside the running test binary.
+    static var binary: String {
+        if let b = ProcessInfo.processInfo.environment["DIALCLIP_BIN"], !b.isEmpty { return b }
+        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        return URL(fileURLWithPath: exe).deletingLastPathComponent().appendingPathComponent("dialclip").path
     }
 
     static func which(_ name: String) -> String? {
@@ -81,22 +92,31 @@ final class TmuxEndToEndTests: XCTestCase {
 
     func testChatTabsInspectorGalleryResizeAndQuit() throws {
         let env = ProcessInfo.processInfo.environment
-        let bin = env["DIALCLIP_BIN"]!
-        let args = (env["DIALCLIP_E2E_ARGS"] ?? "chat").split(separator: " ").map(String.init)
+        let bin = Self.binary
+        var defaultArgs = ["chat", "--db", workDir.appendingPathComponent("index.sqlite").path]
+        if let model = env["DIALCLIP_E2E_MODEL"], !model.isEmpty {
+            defaultArgs += ["--model", model]
+        } else if !FileManager.default.fileExists(atPath: Fixtures.assets.appendingPathComponent("models/dialclip-mini.safetensors").path) {
+            // Without the bundled model, the tiny CLIP fixture drives the same code paths.
+            defaultArgs += ["--model", try Fixtures.sharedPath("model/tiny-clip-hf")]
+        }
+        let args = env["DIALCLIP_E2E_ARGS"].map { $0.split(separator: " ").map(String.init) } ?? defaultArgs
         let out = workDir.appendingPathComponent("stdout").path
         let err = workDir.appendingPathComponent("stderr").path
         let rc = workDir.appendingPathComponent("rc").path
         let command = ([bin] + args).map(Self.shellQuote).joined(separator: " ")
             + " >\(Self.shellQuote(out)) 2>\(Self.shellQuote(err)); echo $? >\(Self.shellQuote(rc)); exec sleep 600"
         try tmux(["new-session", "-d", "-s", "e2e", "-x", "120", "-y", "40",
-                  "env TERM=xterm-256color LANG=C.UTF-8 LC_ALL=C.UTF-8 sh -c \(Self.shellQuote(command))"])
+                  "env TERM=xterm-256color LANG=C.UTF-8 LC_ALL=C.UTF-8 XDG_STATE_HOME=\(Self.shellQuote(workDir.path)) sh -c \(Self.shellQuote(command))"])
 
         try waitFor("the chat screen") { $0.contains("Chat") && $0.contains("model:") }
 
         // Two turns; each retrieval shows absolute photo paths.
         try keys("-l", "a dog playing in the park")
         try keys("Enter")
-        let first = try waitFor("photo results") { $0.contains("Photos (") && !$0.contains("retrieving") }
+        // The first retrieval waits for the model and, on a fresh machine, the one-time
+        // encoding of the reply pool (cached afterwards).
+        let first = try waitFor("photo results", timeout: 240) { $0.contains("Photos (") && !$0.contains("retrieving") }
         XCTAssertTrue(first.contains("A: a dog playing in the park"))
         let pathLines = first.split(separator: "\n").filter { $0.contains(" /") || $0.contains(" …") }
         XCTAssertFalse(pathLines.isEmpty, "result rows show paths:\n\(first)")
