@@ -50,7 +50,7 @@ let package = Package(
         .testTarget(name: "TokenizersTests", dependencies: ["TestSupport", "Tokenizers"]),
         .testTarget(name: "ModelsTests", dependencies: ["TestSupport", "Models", "Tensor", "Tokenizers", "Imaging"]),
         .testTarget(name: "TrainingTests", dependencies: ["TestSupport", "Training", "Tensor", "Models"]),
-        .testTarget(name: "DialCLIPTests", dependencies: ["TestSupport", "DialCLIP", "Tensor", "Models"]),
+        .testTarget(name: "DialCLIPTests", dependencies: ["TestSupport", "DialCLIP", "Tensor", "Models", "Training", "Tokenizers"]),
         .testTarget(name: "DCARTests", dependencies: ["TestSupport", "DCAR", "Tensor", "Models"]),
         .testTarget(name: "GalleryTests", dependencies: ["TestSupport", "Gallery", "Tensor", "Imaging"]),
         .testTarget(name: "TUITests", dependencies: ["TestSupport", "TUI", "Engine"]),
