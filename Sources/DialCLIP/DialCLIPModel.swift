@@ -291,3 +291,20 @@ public final class DialCLIPModel: @unchecked Sendable {
         return Float(loss / Double(n))
     }
 }
+
+/// Parameter arithmetic for the "≤0.05% of the whole model" budget.
+public enum DialCLIPParameterBudget {
+    /// Parameters of a ViT CLIP of this shape (both towers, projections, logit scale):
+    /// vision = class + patch conv + positions + pre/post LN + layers; text = tokens +
+    /// positions + layers + final LN; + both projections + 1.
+    public static func clipParameterCount(_ c: CLIPConfig) -> Int {
+        func layer(_ t: TransformerConfig) -> Int {
+            let w = t.width, m = t.mlpWidth
+            return 4 * w + (3 * w * w + 3 * w) + (w * w + w) + (m * w + m) + (w * m + w)
+        }
+        let vw = c.vision.width, tw = c.text.width
+        let vision = vw + 3 * c.patchSize * c.patchSize * vw + c.visionTokens * vw + 4 * vw + c.vision.layers * layer(c.vision)
+        let text = c.vocabularySize * tw + c.contextLength * tw + c.text.layers * layer(c.text) + 2 * tw
+        return vision + text + vw * c.embedDim + tw * c.embedDim + 1
+    }
+}
