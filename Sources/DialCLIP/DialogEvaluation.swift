@@ -34,11 +34,12 @@ public struct DialogEvalReport: @unchecked Sendable {
 
     /// Rows `system direction r@1 r@5 r@10 mrr`.
     public var table: String {
-        var lines = [String(format: "%-22@ %-6@ %6@ %6@ %6@ %6@", "system" as NSString, "dir" as NSString, "R@1" as NSString, "R@5" as NSString, "R@10" as NSString, "MRR" as NSString)]
+        func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
+        var lines = [pad("system", 22) + " " + pad("dir", 6) + "    R@1    R@5   R@10    MRR"]
         for name in results.keys.sorted(by: DialogEvaluator.systemOrder) {
             for dir in ["photo", "reply"] {
                 guard let m = results[name]?[dir] else { continue }
-                lines.append(String(format: "%-22@ %-6@ %6.3f %6.3f %6.3f %6.3f", name as NSString, dir as NSString,
+                lines.append(pad(name, 22) + " " + pad(dir, 6) + String(format: " %6.3f %6.3f %6.3f %6.3f",
                                     m.recallAt1, m.recallAt5, m.recallAt10, m.meanReciprocalRank))
             }
         }
