@@ -43,6 +43,10 @@ let package = Package(
             path: "Sources/CLI"
         ),
 
+        // Developer tool: reproduces the bundled DialCLIP prompts (train + ablations + eval)
+        // until the CLI's `train`/`eval --task dialog` commands are wired.
+        .executableTarget(name: "DialCLIPTool", dependencies: ["DialCLIP", "Training", "Models"], path: "Tools/DialCLIPTool"),
+
         // MARK: Tests (fixtures are read from ../shared, next to the checkout).
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "TensorTests", dependencies: ["TestSupport", "Tensor"]),
@@ -50,7 +54,7 @@ let package = Package(
         .testTarget(name: "TokenizersTests", dependencies: ["TestSupport", "Tokenizers"]),
         .testTarget(name: "ModelsTests", dependencies: ["TestSupport", "Models", "Tensor", "Tokenizers", "Imaging"]),
         .testTarget(name: "TrainingTests", dependencies: ["TestSupport", "Training", "Tensor", "Models"]),
-        .testTarget(name: "DialCLIPTests", dependencies: ["TestSupport", "DialCLIP", "Tensor", "Models"]),
+        .testTarget(name: "DialCLIPTests", dependencies: ["TestSupport", "DialCLIP", "Tensor", "Models", "Training", "Tokenizers"]),
         .testTarget(name: "DCARTests", dependencies: ["TestSupport", "DCAR", "Tensor", "Models", "Imaging", "Engine"]),
         .testTarget(name: "GalleryTests", dependencies: ["TestSupport", "Gallery", "Tensor", "Imaging"]),
         .testTarget(name: "TUITests", dependencies: ["TestSupport", "TUI", "Engine"]),

@@ -131,17 +131,34 @@ public final class BERTModel: @unchecked Sendable {
         return states
     }
 
-    func encodeBatch(_ batchIDs: [[Int]], observe: ((Int, Tensor) -> Void)? = nil) -> Tensor {
+    /// The frozen encoder layers, for prompt tuning (DialCLIP wraps them in `Training.Transformer`).
+    public var encoderStack: TransformerStack { stack }
+
+    /// The embedding step alone: word + position + token-type embeddings and the embedding
+    /// LayerNorm for right-padded sequences, `[batch·seq, width]` (rows past a sequence's
+    /// length hold [PAD]). DialCLIP inserts prompt vectors into this block before the stack.
+    public func embeddingOutput(ids: [[Int]], seq: Int) throws -> Tensor {
+        guard seq >= 1, seq <= config.maxPositions else {
+            throw ModelError.invalidInput("sequence length \(seq); the model takes 1...\(config.maxPositions)")
+        }
+        for (i, row) in ids.enumerated() {
+            guard row.count <= seq else { throw ModelError.invalidInput("token sequence \(i) is longer than \(seq)") }
+            if let bad = row.first(where: { $0 < 0 || $0 >= config.vocabularySize }) {
+                throw ModelError.invalidInput("token id \(bad) outside the vocabulary of \(config.vocabularySize)")
+            }
+        }
+        return embed(ids, seq: seq)
+    }
+
+    func embed(_ batchIDs: [[Int]], seq: Int) -> Tensor {
         let batch = batchIDs.count
-        let seq = batchIDs.map(\.count).max() ?? 1
         let w = dimension
-        let lengths = batchIDs.map(\.count)
         var x = Tensor(zeros: [batch * seq, w])
         let xp = x.mutablePointer
         for b in 0..<batch {
             for t in 0..<seq {
                 let row = xp + (b * seq + t) * w
-                let id = t < lengths[b] ? batchIDs[b][t] : 0   // [PAD] = 0, masked out below
+                let id = t < batchIDs[b].count ? batchIDs[b][t] : 0   // [PAD] = 0, masked out later
                 row.update(from: wordEmbeddings.pointer + id * w, count: w)
                 Ops.addInPlace(row, positionEmbeddings.pointer + t * w, count: w)
                 Ops.addInPlace(row, tokenTypeEmbeddings.pointer, count: w)   // token type 0
@@ -149,6 +166,15 @@ public final class BERTModel: @unchecked Sendable {
         }
         Ops.layerNorm(xp, rows: batch * seq, dim: w, gamma: embedNormWeight.pointer, beta: embedNormBias.pointer,
                       eps: config.encoder.layerNormEps)
+        return x
+    }
+
+    func encodeBatch(_ batchIDs: [[Int]], observe: ((Int, Tensor) -> Void)? = nil) -> Tensor {
+        let batch = batchIDs.count
+        let seq = batchIDs.map(\.count).max() ?? 1
+        let w = dimension
+        let lengths = batchIDs.map(\.count)
+        var x = embed(batchIDs, seq: seq)
         observe?(0, x)
         stack.forward(&x, batch: batch, seq: seq, causal: false, keyLengths: lengths,
                       observe: observe.map { f in { f($0 + 1, $1) } })

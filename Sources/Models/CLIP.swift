@@ -361,3 +361,40 @@ public final class CLIPModel: @unchecked Sendable {
         return states
     }
 }
+
+// MARK: - Text tower pieces (prompt tuning)
+
+extension CLIPModel {
+    /// The frozen text transformer layers, for prompt tuning (DialCLIP wraps them in
+    /// `Training.Transformer`).
+    public var textStackWeights: TransformerStack { textStack }
+    /// The text tower's final LayerNorm (applied to the pooled EOT token).
+    public var textFinalNorm: (weight: Tensor, bias: Tensor) { (finalNormWeight, finalNormBias) }
+    /// The text projection (pooled width → embedding dimension).
+    public var textProjectionMatrix: ProjectionMatrix { textProjection }
+
+    /// The text embedding step alone: token + position embeddings for right-padded
+    /// sequences, `[batch·seq, width]` (pad id 0; causal attention never lets real tokens
+    /// see the padding). `seq` may not exceed the context length.
+    public func textEmbeddingOutput(ids: [[Int]], seq: Int) throws -> Tensor {
+        guard seq >= 1, seq <= config.contextLength else {
+            throw ModelError.invalidInput("sequence length \(seq); the text tower takes 1...\(config.contextLength)")
+        }
+        let w = config.text.width
+        var x = Tensor(zeros: [ids.count * seq, w])
+        let xp = x.mutablePointer
+        for (b, row) in ids.enumerated() {
+            guard row.count <= seq else { throw ModelError.invalidInput("token sequence \(b) is longer than \(seq)") }
+            for t in 0..<seq {
+                let id = t < row.count ? row[t] : 0
+                guard id >= 0, id < config.vocabularySize else {
+                    throw ModelError.invalidInput("token id \(id) outside the vocabulary of \(config.vocabularySize)")
+                }
+                let dst = xp + (b * seq + t) * w
+                dst.update(from: tokenEmbedding.pointer + id * w, count: w)
+                Ops.addInPlace(dst, textPositions.pointer + t * w, count: w)
+            }
+        }
+        return x
+    }
+}
