@@ -43,10 +43,6 @@ let package = Package(
             path: "Sources/CLI"
         ),
 
-        // Developer tool: reproduces the bundled DialCLIP prompts (train + ablations + eval)
-        // until the CLI's `train`/`eval --task dialog` commands are wired.
-        .executableTarget(name: "DialCLIPTool", dependencies: ["DialCLIP", "Training", "Models"], path: "Tools/DialCLIPTool"),
-
         // MARK: Tests (fixtures are read from ../shared, next to the checkout).
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "TensorTests", dependencies: ["TestSupport", "Tensor"]),

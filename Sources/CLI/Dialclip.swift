@@ -20,7 +20,7 @@ struct Dialclip: ParsableCommand {
           dialclip doctor
         """,
         version: "0.1.0",
-        subcommands: [Chat.self, Index.self, Search.self, Inspect.self, Embed.self, Eval.self, Bench.self, Models.self, Doctor.self, Export.self],
+        subcommands: [Chat.self, Index.self, Search.self, Inspect.self, Embed.self, Train.self, Eval.self, Bench.self, Models.self, Doctor.self, Export.self],
         defaultSubcommand: Chat.self
     )
 }

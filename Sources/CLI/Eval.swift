@@ -11,6 +11,8 @@ struct Eval: AsyncCommand {
         discussion: """
         Tasks:
           reply       --dialogs FILE   next-turn retrieval among 100 candidates (target + 99 from the reply pool)
+          dialog      --dialogs FILE   DialCLIP on PhotoChat-format dialogues: photo and reply retrieval,
+                                       zero_shot vs tuned (+ bundled ablations), routing accuracy/F1
           attributes  --gallery DIR    text→image / image→text with and without DCAR re-ranking, and the
                                        fine-grained test (true caption vs one attribute or the category swapped)
 
@@ -18,7 +20,7 @@ struct Eval: AsyncCommand {
           dialclip eval --task reply --dialogs chitchat_sample.jsonl --json
         """)
 
-    enum Task: String, ExpressibleByArgument, CaseIterable { case reply, attributes }
+    enum Task: String, ExpressibleByArgument, CaseIterable { case reply, dialog, attributes }
 
     @Option(name: .long, help: "What to evaluate: \(Task.allCases.map(\.rawValue).joined(separator: ", ")).")
     var task: Task
@@ -28,6 +30,9 @@ struct Eval: AsyncCommand {
 
     @Option(name: .long, help: "Folder with gallery.jsonl and its photos (tasks gallery, attributes).")
     var gallery: String?
+
+    @Option(name: .long, help: "Prompts checkpoint for the tuned system (dialog task; default: the bundled one).")
+    var prompts: String?
 
     @Option(name: .long, help: "β of the DCAR system (attributes task).")
     var beta: Float?
@@ -44,6 +49,7 @@ struct Eval: AsyncCommand {
     mutating func execute() async throws {
         switch task {
         case .reply: try await evaluateReplies()
+        case .dialog: try await evaluateDialogs()
         case .attributes: try await evaluateAttributes()
         }
     }
