@@ -35,6 +35,9 @@ struct Chat: AsyncCommand {
     @Option(name: .long, help: "Reply pool, one reply per line (default: the bundled pool).")
     var replies: String?
 
+    @Option(name: .long, help: "DialCLIP prompts checkpoint (default: the bundled one; `none` for zero-shot retrieval).")
+    var prompts: String?
+
     @Flag(name: .long, help: "Reopen the last session.")
     var resume = false
 
@@ -49,7 +52,7 @@ struct Chat: AsyncCommand {
     }
 
     mutating func execute() async throws {
-        let options = EngineOptions(model: model, gallery: gallery, database: db, replies: replies)
+        let options = EngineOptions(model: model, gallery: gallery, database: db, replies: replies, prompts: prompts)
         let store = SessionStore(directory: SessionStore.defaultDirectory())
         if standardInputIsTerminal() && !json {
             var o = TUIOptions()

@@ -15,9 +15,11 @@ public struct EngineOptions: Sendable {
     public var database: String?
     /// Reply pool file; nil = the bundled pool.
     public var replies: String?
+    /// DialCLIP prompts checkpoint; nil = the bundled one, "none" = zero-shot only.
+    public var prompts: String?
 
-    public init(model: String? = nil, gallery: String? = nil, database: String? = nil, replies: String? = nil) {
-        self.model = model; self.gallery = gallery; self.database = database; self.replies = replies
+    public init(model: String? = nil, gallery: String? = nil, database: String? = nil, replies: String? = nil, prompts: String? = nil) {
+        self.model = model; self.gallery = gallery; self.database = database; self.replies = replies; self.prompts = prompts
     }
 }
 
@@ -30,6 +32,12 @@ public final class DialclipEngine: RetrievalEngine, @unchecked Sendable {
     public let replyEncoder: MiniLMEncoder
     public let replies: ReplyIndex
     public let galleryRoot: String
+    /// DialCLIP's prompt-tuned query encoder over the MiniLM tower (nil when its
+    /// checkpoint is missing or `--prompts none`); zero-shot retrieval is used then.
+    public let dialog: DialCLIPQueryEncoder?
+    /// Whether photo embeddings live in MiniLM's space (dialclip-mini), so DialCLIP's
+    /// image expert can query them; a CLIP checkpoint has its own text tower instead.
+    let photosInMiniLMSpace: Bool
     /// Serialises model use: the encoders keep no per-call state but share BLAS threads.
     private let lock = NSLock()
     private var searcher: GallerySearcher?
@@ -47,6 +55,18 @@ public final class DialclipEngine: RetrievalEngine, @unchecked Sendable {
         progress?("loading replies")
         let pool = options.replies ?? assets.appendingPathComponent("replies/reply_pool.txt").path
         replies = try ReplyIndex(poolPath: pool, encoder: replyEncoder) { done, total in progress?("encoding replies \(done)/\(total)") }
+        progress?("loading DialCLIP prompts")
+        if options.prompts?.lowercased() == "none" {
+            dialog = nil
+        } else {
+            let path = options.prompts ?? assets.appendingPathComponent(PromptsCheckpoint.bundledMiniLM).path
+            if options.prompts != nil || FileManager.default.fileExists(atPath: path) {
+                dialog = try DialCLIPQueryEncoder(tower: TextTower(miniLMFolder: ModelDirectory.miniLM), promptsPath: path)
+            } else {
+                dialog = nil
+            }
+        }
+        photosInMiniLMSpace = models.text is MiniLMEncoder
         index = try GalleryIndex(path: options.database ?? GalleryIndex.defaultDatabasePath())
         galleryRoot = GalleryPaths.absolute(options.gallery ?? assets.appendingPathComponent("gallery").path)
         searcher = try? loadSearcher()
@@ -74,29 +94,50 @@ public final class DialclipEngine: RetrievalEngine, @unchecked Sendable {
         let texts = context.map(\.text).filter { !$0.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty }
         var photos: [RetrievalHit] = []
         var replyHits: [RetrievalHit] = []
+        var shareProbability: Float?
         try locked {
+            // Photos shared earlier in the dialogue, embedded by the image tower.
+            let sharedPaths = Array(context.compactMap(\.imagePath).suffix(3))
+            let sharedImages = sharedPaths.isEmpty ? nil : try? models.image.embed(paths: sharedPaths)
+            let dialogContext = DialogueContext(
+                turns: context.filter { !$0.text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty }
+                    .map { DialCLIP.DialogueTurn(speaker: $0.speaker, text: $0.text) },
+                imageEmbeddings: photosInMiniLMSpace ? (sharedImages.map(Self.rows) ?? []) : [])
+            if let dialog { shareProbability = try dialog.photoShareProbability(dialogContext) }
+
             if kinds.contains(.image), let searcher, searcher.count > 0 {
-                var query = try models.text.embed(texts: [models.text.contextText(turns: texts.isEmpty ? [""] : texts)])
-                // Photos shared earlier in the dialogue pull the query toward what was shown.
-                let shared = context.compactMap(\.imagePath).suffix(3)
-                if !shared.isEmpty, let images = try? models.image.embed(paths: Array(shared)) {
-                    let d = query.count
-                    let qp = query.mutablePointer
-                    for r in 0..<images.shape[0] { for i in 0..<d { qp[i] += 0.5 / Float(images.shape[0]) * images.pointer[r * d + i] } }
-                    query = query.l2Normalized()
+                var query: [Float]
+                if let dialog, photosInMiniLMSpace {
+                    query = try dialog.encode(dialogContext, expert: .image)
+                } else {
+                    var q = try models.text.embed(texts: [models.text.contextText(turns: texts.isEmpty ? [""] : texts)])
+                    // Without DialCLIP, photos shared earlier pull the query toward what was shown.
+                    if let images = sharedImages {
+                        let d = q.count
+                        let qp = q.mutablePointer
+                        for r in 0..<images.shape[0] { for i in 0..<d { qp[i] += 0.5 / Float(images.shape[0]) * images.pointer[r * d + i] } }
+                        q = q.l2Normalized()
+                    }
+                    query = q.array
                 }
-                photos = try searcher.search(query.array, k: k, kind: .image).map {
+                photos = try searcher.search(query, k: k, kind: .image).map {
                     RetrievalHit(rank: $0.rank, kind: .image, path: $0.path, text: $0.caption ?? "", score: $0.score, category: $0.category)
                 }
             }
             if kinds.contains(.reply) {
-                let q = try replyEncoder.embed(texts: [replyEncoder.contextText(turns: texts.isEmpty ? [""] : texts)])
+                let q: Tensor
+                if let dialog {
+                    q = try Tensor(try dialog.encode(dialogContext, expert: .reply), shape: [1, replyEncoder.dimension])
+                } else {
+                    q = try replyEncoder.embed(texts: [replyEncoder.contextText(turns: texts.isEmpty ? [""] : texts)])
+                }
                 replyHits = try replies.search(query: q, k: k).enumerated().map {
                     RetrievalHit(rank: $0.offset + 1, kind: .reply, path: nil, text: $0.element.reply, score: $0.element.score)
                 }
             }
         }
-        return RetrievalResult(photos: photos, replies: replyHits, photoShareProbability: nil, latencySeconds: Benchmarks.now() - t0)
+        return RetrievalResult(photos: photos, replies: replyHits, photoShareProbability: shareProbability,
+                               latencySeconds: Benchmarks.now() - t0)
     }
 
     public func explain(text: String, imagePath: String) async throws -> AttributeExplanation {
@@ -110,6 +151,11 @@ public final class DialclipEngine: RetrievalEngine, @unchecked Sendable {
         try index.items(kind: .image).filter { $0.path.hasPrefix(galleryRoot) }.map {
             GalleryEntry(path: $0.path, caption: $0.caption ?? "", category: $0.category)
         }
+    }
+
+    static func rows(_ t: Tensor) -> [[Float]] {
+        let d = t.shape[1]
+        return (0..<t.shape[0]).map { Array(UnsafeBufferPointer(start: t.pointer + $0 * d, count: d)) }
     }
 
     private func locked<T>(_ body: () throws -> T) rethrows -> T {
