@@ -151,6 +151,12 @@ public final class MiniModel: @unchecked Sendable {
         (metadata["validation_files"] ?? "").split(separator: "\n").map(String.init).filter { !$0.isEmpty }
     }
 
+    /// Gallery photos the model was trained on (metadata `training_gallery_files`), so an
+    /// evaluation can say honestly which of its photos were seen in training.
+    public var trainingGalleryFiles: [String] {
+        (metadata["training_gallery_files"] ?? "").split(separator: "\n").map(String.init).filter { !$0.isEmpty }
+    }
+
     /// All tensors by name (for saving and for tests).
     public var tensors: [String: Tensor] {
         var out: [String: Tensor] = [:]

@@ -110,8 +110,8 @@ public struct MiniTrainingResult: Sendable {
     public var trainingCaptions: Int
     public var validationFiles: [String]
     public var seconds: Double
-    /// Per member: (seconds, last loss, held-out scores).
-    public var members: [(seconds: Double, lastLoss: Float, validation: MiniValidationScores?)]
+    /// Per member: seconds, the loss of every step, held-out scores.
+    public var members: [(seconds: Double, losses: [Float], validation: MiniValidationScores?)]
     /// The saved (fp16) ensemble on the held-out photos; nil when nothing is held out.
     public var validation: MiniValidationScores?
     /// The same for an untrained tower of the same shape (the floor).
@@ -255,7 +255,7 @@ public enum MiniTrainer {
         try FileManager.default.createDirectory(atPath: workDir, withIntermediateDirectories: true)
         var single = a; single.members = 1
         var allTensors: [String: Tensor] = [:]
-        var memberReports: [(seconds: Double, lastLoss: Float, validation: MiniValidationScores?)] = []
+        var memberReports: [(seconds: Double, losses: [Float], validation: MiniValidationScores?)] = []
         for k in 0..<a.members {
             let memberStart = Date()
             var initRNG = TrainingRNG(seed: config.seed &+ UInt64(k) &* 0x1000_0001)
@@ -279,6 +279,7 @@ public enum MiniTrainer {
             let cache = tower.makeCache()
             let nanStep = k == 0 ? config.nanAtStep : nil
             var lastLoss: Float = .nan
+            var losses: [Float] = []
             let chunk = config.validateEvery > 0 ? config.validateEvery * loop.stepsPerEpoch : loop.totalSteps
             while loop.step < loop.totalSteps {
                 let summary = try loop.run(maxSteps: chunk) { batch, rng in
@@ -290,6 +291,7 @@ public enum MiniTrainer {
                     return loss
                 }
                 lastLoss = summary.losses.last ?? lastLoss
+                losses += summary.losses
                 if loop.step < loop.totalSteps, let s = try score(MiniModel(architecture: single, tensors: renamed(tower.tensors, member: k, to: 0))) {
                     log(String(format: "dialclip-mini: member %d epoch %d loss %.3f held-out %@", k + 1, loop.step / loop.stepsPerEpoch, lastLoss, s.summary))
                 }
@@ -298,7 +300,7 @@ public enum MiniTrainer {
             let s = try score(memberModel)
             let seconds = Date().timeIntervalSince(memberStart)
             log(String(format: "dialclip-mini: member %d done in %.0f s, loss %.3f%@", k + 1, seconds, lastLoss, s.map { ", held-out " + $0.summary } ?? ""))
-            memberReports.append((seconds, lastLoss, s))
+            memberReports.append((seconds, losses, s))
             for (name, t) in tower.tensors { allTensors[name] = t }
         }
 
@@ -307,6 +309,7 @@ public enum MiniTrainer {
         meta["name"] = MiniModel.defaultName
         meta["text_model"] = "sentence-transformers/all-MiniLM-L6-v2 (frozen)"
         meta["validation_files"] = validationPhotos.map(\.file).joined(separator: "\n")
+        meta["training_gallery_files"] = trainIdx.map { gallery[$0].file }.joined(separator: "\n")
         meta["training_photos"] = "\(examples.count)"
         meta["training_captions"] = "\(captionTexts.count)"
         meta["training_seconds"] = String(format: "%.0f", Date().timeIntervalSince(started))
