@@ -21,7 +21,7 @@ public final class MiniImageEncoder: ImageEmbedder, @unchecked Sendable {
 
     /// An untrained tower of the bundled model's shape: the `random_init` floor of
     /// `eval --task gallery`.
-    public static func randomInit(like model: MiniModel, seed: UInt64 = 1) throws -> MiniImageEncoder {
+    public static func randomInit(like model: MiniModel, seed: UInt64 = MiniModel.randomInitSeed) throws -> MiniImageEncoder {
         MiniImageEncoder(model: try MiniModel(randomWeights: model.architecture, seed: seed), name: "random_init")
     }
 

@@ -30,7 +30,7 @@ public struct MiniArchitecture: Sendable, Equatable {
     public var members: Int
     public var layerNormEps: Float
 
-    public init(imageSize: Int = 96, patchSize: Int = 12, width: Int = 192, layers: Int = 4, heads: Int = 4,
+    public init(imageSize: Int = 96, patchSize: Int = 16, width: Int = 192, layers: Int = 4, heads: Int = 4,
                 mlpWidth: Int = 384, embedDim: Int = 384, histogramBins: Int = 4, histogramScale: Float = 2,
                 members: Int = 3, layerNormEps: Float = 1e-5) {
         self.imageSize = imageSize; self.patchSize = patchSize; self.width = width; self.layers = layers

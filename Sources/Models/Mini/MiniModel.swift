@@ -16,6 +16,8 @@ public final class MiniModel: @unchecked Sendable {
     public static let defaultName = "dialclip-mini"
     /// The bundled weights, relative to the assets folder.
     public static let bundledRelativePath = "models/dialclip-mini.safetensors"
+    /// Seed of the untrained `random_init` floor (the same in training reports and `eval`).
+    public static let randomInitSeed: UInt64 = 1
 
     /// Weights of one ensemble member, validated for shape.
     public struct Member: @unchecked Sendable {

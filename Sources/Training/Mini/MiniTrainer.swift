@@ -97,6 +97,15 @@ public struct MiniValidationScores: Sendable, Equatable {
         t2iQueries = t2i.count; i2tQueries = i2t.count
     }
 
+    /// `{"t2i": {"r@1", "r@5", "r@10", "mrr"}, "i2t": {…}}`.
+    public var json: [String: Any] {
+        ["t2i": Self.json(t2iRecall, t2iMRR), "i2t": Self.json(i2tRecall, i2tMRR)]
+    }
+
+    static func json(_ recall: [Double], _ mrr: Double) -> [String: Any] {
+        ["r@1": recall[0], "r@5": recall[1], "r@10": recall[2], "mrr": mrr]
+    }
+
     public var summary: String {
         String(format: "t2i R@1 %.3f R@5 %.3f R@10 %.3f MRR %.3f | i2t R@1 %.3f R@5 %.3f R@10 %.3f MRR %.3f",
                t2iRecall[0], t2iRecall[1], t2iRecall[2], t2iMRR, i2tRecall[0], i2tRecall[1], i2tRecall[2], i2tMRR)
@@ -316,9 +325,23 @@ public enum MiniTrainer {
         try MiniModel.save(architecture: a, tensors: allTensors, metadata: meta, precision: .f16, to: output)
         let saved = try MiniModel(path: output)
         let ensemble = try score(saved)
-        let floor = try score(MiniModel(randomWeights: a, seed: config.seed))
+        let floor = try score(MiniModel(randomWeights: a, seed: MiniModel.randomInitSeed))
         if let e = ensemble { log("dialclip-mini: ensemble (fp16, as saved) held-out " + e.summary) }
         if let f = floor { log("dialclip-mini: random_init held-out " + f.summary) }
+        if let e = ensemble, let f = floor, let v = validation {
+            // Record the held-out scores in the file itself, so an evaluation can check it
+            // reproduces them (same tensors: re-saving does not change the scores).
+            let c = v.set.chance()
+            var report: [String: Any] = ["photos": validationPhotos.count, "captions": v.set.texts.count,
+                                         MiniModel.defaultName: e.json, "random_init": f.json,
+                                         "chance": ["t2i": MiniValidationScores.json(c.t2i.recall, c.t2i.mrr),
+                                                    "i2t": MiniValidationScores.json(c.i2t.recall, c.i2t.mrr)]]
+            report["random_init_seed"] = MiniModel.randomInitSeed
+            let data = try JSONSerialization.data(withJSONObject: report, options: [.sortedKeys])
+            meta["eval_held_out"] = String(decoding: data, as: UTF8.self)
+            meta["training_seconds"] = String(format: "%.0f", Date().timeIntervalSince(started))
+            try saved.save(to: output, precision: .f16, metadata: meta)
+        }
         try? FileManager.default.removeItem(atPath: workDir)
         return MiniTrainingResult(output: output, trainingPhotos: examples.count, trainingCaptions: captionTexts.count,
                                   validationFiles: validationPhotos.map(\.file), seconds: Date().timeIntervalSince(started),
