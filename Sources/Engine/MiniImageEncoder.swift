@@ -1,0 +1,84 @@
+import Foundation
+import Imaging
+import Models
+import Tensor
+
+/// dialclip-mini's image tower as an `ImageEmbedder`. Its embeddings live in MiniLM's
+/// sentence space, so the matching text side is `MiniLMEncoder`.
+public final class MiniImageEncoder: ImageEmbedder, @unchecked Sendable {
+    public let name: String
+    public let model: MiniModel
+
+    public init(model: MiniModel, name: String = MiniModel.defaultName) {
+        self.model = model
+        self.name = name
+    }
+
+    /// The bundled weights (`assets/models/dialclip-mini.safetensors`).
+    public convenience init(assets: URL) throws {
+        try self.init(model: MiniModel(path: assets.appendingPathComponent(MiniModel.bundledRelativePath).path))
+    }
+
+    /// An untrained tower of the bundled model's shape: the `random_init` floor of
+    /// `eval --task gallery`.
+    public static func randomInit(like model: MiniModel, seed: UInt64 = MiniModel.randomInitSeed) throws -> MiniImageEncoder {
+        MiniImageEncoder(model: try MiniModel(randomWeights: model.architecture, seed: seed), name: "random_init")
+    }
+
+    public var dimension: Int { model.architecture.embedDim }
+
+    public func embed(paths: [String]) throws -> Tensor {
+        // Decoded in chunks so a large folder never holds all its photos in memory.
+        let options = model.preprocessor.decodeOptions, e = dimension
+        var out = Tensor(zeros: [paths.count, e])
+        var start = 0
+        while start < paths.count {
+            let chunk = paths[start..<min(paths.count, start + 64)]
+            let emb = try model.encode(images: try chunk.map { try ImageDecoder.decode(path: $0, options: options) })
+            (out.mutablePointer + start * e).update(from: emb.pointer, count: emb.count)
+            start += chunk.count
+        }
+        return out
+    }
+
+    public func embed(images: [RGBImage]) throws -> Tensor {
+        try model.encode(images: images)
+    }
+}
+
+/// The image and text towers that share one embedding space, chosen by a `--model` value.
+public struct ImageTextPair: Sendable {
+    public let image: ImageEmbedder
+    public let text: TextEmbedder
+    /// The untrained floor for evaluations (`random_init`), only for dialclip-mini.
+    public let floor: ImageEmbedder?
+}
+
+public enum ImageTextModels {
+    /// `nil` or `dialclip-mini`: the bundled dialclip-mini with MiniLM (the default);
+    /// a dialclip-mini safetensors file (metadata `format = dialclip-mini-1`): that file
+    /// with MiniLM; anything else: a real CLIP checkpoint (file or Hugging Face folder),
+    /// both towers from it.
+    public static func load(_ spec: String?, assets: URL) throws -> ImageTextPair {
+        let mini: MiniModel?
+        switch spec {
+        case nil, MiniModel.defaultName?:
+            mini = try MiniModel(path: assets.appendingPathComponent(MiniModel.bundledRelativePath).path)
+        case let path?:
+            var isDir: ObjCBool = false
+            if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), !isDir.boolValue,
+               let file = try? SafeTensorsFile(path: path), file.metadata["format"] == MiniModel.fileFormat {
+                mini = try MiniModel(path: path)
+            } else {
+                mini = nil
+            }
+        }
+        if let mini {
+            let image = MiniImageEncoder(model: mini, name: spec == nil || spec == MiniModel.defaultName ? MiniModel.defaultName : spec!)
+            return ImageTextPair(image: image, text: try MiniLMEncoder(), floor: try MiniImageEncoder.randomInit(like: mini))
+        }
+        let clip = try CLIPModel(path: spec!)
+        return ImageTextPair(image: try CLIPImageEncoder(model: clip, name: spec!),
+                             text: try CLIPTextEncoder(model: clip, name: spec!, assets: assets), floor: nil)
+    }
+}
