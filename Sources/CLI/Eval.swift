@@ -13,6 +13,8 @@ struct Eval: AsyncCommand {
           reply       --dialogs FILE   next-turn retrieval among 100 candidates (target + 99 from the reply pool)
           dialog      --dialogs FILE   DialCLIP on PhotoChat-format dialogues: photo and reply retrieval,
                                        zero_shot vs tuned (+ bundled ablations), routing accuracy/F1
+          gallery     --gallery DIR    text→image and image→text on every photo of DIR/gallery.jsonl, the model
+                                       beside a random-init tower (floor) and chance; dialclip-mini's held-out photos apart
           attributes  --gallery DIR    text→image / image→text with and without DCAR re-ranking, and the
                                        fine-grained test (true caption vs one attribute or the category swapped)
 
@@ -20,7 +22,7 @@ struct Eval: AsyncCommand {
           dialclip eval --task reply --dialogs chitchat_sample.jsonl --json
         """)
 
-    enum Task: String, ExpressibleByArgument, CaseIterable { case reply, dialog, attributes }
+    enum Task: String, ExpressibleByArgument, CaseIterable { case reply, dialog, gallery, attributes }
 
     @Option(name: .long, help: "What to evaluate: \(Task.allCases.map(\.rawValue).joined(separator: ", ")).")
     var task: Task
@@ -50,6 +52,7 @@ struct Eval: AsyncCommand {
         switch task {
         case .reply: try await evaluateReplies()
         case .dialog: try await evaluateDialogs()
+        case .gallery: try await evaluateGallery()
         case .attributes: try await evaluateAttributes()
         }
     }
@@ -80,6 +83,19 @@ struct Eval: AsyncCommand {
 }
 
 extension Eval {
+    func evaluateGallery() async throws {
+        guard let gallery else { throw ValidationError("--task gallery needs --gallery DIR (a folder with gallery.jsonl)") }
+        let models = try ModelLoader.load(model)
+        let floor = try (models.image as? MiniImageEncoder).map { try MiniImageEncoder.randomInit(like: $0.model) }
+        let progress = ProgressLine(enabled: !json)
+        var report = try GalleryEvaluation.report(galleryDir: gallery, model: models.image, floor: floor, textEmbedder: models.text) {
+            progress.update($0, $1, $2)
+        }
+        progress.finish()
+        report["model"] = models.identity.name
+        try printJSON(report)
+    }
+
     func evaluateAttributes() async throws {
         guard let gallery else { throw ValidationError("--task attributes needs --gallery DIR (a folder with gallery.jsonl)") }
         let models = try ModelLoader.load(model)

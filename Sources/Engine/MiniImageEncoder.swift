@@ -47,38 +47,3 @@ public final class MiniImageEncoder: ImageEmbedder, @unchecked Sendable {
 }
 
 /// The image and text towers that share one embedding space, chosen by a `--model` value.
-public struct ImageTextPair: Sendable {
-    public let image: ImageEmbedder
-    public let text: TextEmbedder
-    /// The untrained floor for evaluations (`random_init`), only for dialclip-mini.
-    public let floor: ImageEmbedder?
-}
-
-public enum ImageTextModels {
-    /// `nil` or `dialclip-mini`: the bundled dialclip-mini with MiniLM (the default);
-    /// a dialclip-mini safetensors file (metadata `format = dialclip-mini-1`): that file
-    /// with MiniLM; anything else: a real CLIP checkpoint (file or Hugging Face folder),
-    /// both towers from it.
-    public static func load(_ spec: String?, assets: URL) throws -> ImageTextPair {
-        let mini: MiniModel?
-        switch spec {
-        case nil, MiniModel.defaultName?:
-            mini = try MiniModel(path: assets.appendingPathComponent(MiniModel.bundledRelativePath).path)
-        case let path?:
-            var isDir: ObjCBool = false
-            if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), !isDir.boolValue,
-               let file = try? SafeTensorsFile(path: path), file.metadata["format"] == MiniModel.fileFormat {
-                mini = try MiniModel(path: path)
-            } else {
-                mini = nil
-            }
-        }
-        if let mini {
-            let image = MiniImageEncoder(model: mini, name: spec == nil || spec == MiniModel.defaultName ? MiniModel.defaultName : spec!)
-            return ImageTextPair(image: image, text: try MiniLMEncoder(), floor: try MiniImageEncoder.randomInit(like: mini))
-        }
-        let clip = try CLIPModel(path: spec!)
-        return ImageTextPair(image: try CLIPImageEncoder(model: clip, name: spec!),
-                             text: try CLIPTextEncoder(model: clip, name: spec!, assets: assets), floor: nil)
-    }
-}

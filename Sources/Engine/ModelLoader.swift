@@ -34,6 +34,7 @@ public enum ModelLoader {
             throw ModelError.notFound(path: assets.appendingPathComponent("models/dialclip-mini.safetensors").path,
                                       hint: "The bundled image model is missing; pass --model PATH to a CLIP checkpoint.")
         case .clip(let path):
+            if let mini = try loadMiniFile(path) { return mini }
             let clip = try CLIPModel(path: path, overrides: overrides)
             let canonical = URL(fileURLWithPath: clip.path).standardizedFileURL.path
             let identity = ModelIdentity(name: "clip:" + canonical, weightsHash: try ContentHash.fileFingerprint(path: clip.path),
@@ -50,9 +51,27 @@ public enum ModelLoader {
         return url.lastPathComponent == "model.safetensors" ? url.deletingLastPathComponent().lastPathComponent : url.lastPathComponent
     }
 
-    /// Hook for the bundled model; returns nil when it is not in the assets.
+    /// The bundled dialclip-mini with MiniLM; nil when it is not in the assets.
     static func loadBundledMini(assets: URL) throws -> ImageTextModel? {
-        nil
+        let path = assets.appendingPathComponent(MiniModel.bundledRelativePath).path
+        guard FileManager.default.fileExists(atPath: path) else { return nil }
+        return try mini(path: path, name: MiniModel.defaultName)
+    }
+
+    /// Any dialclip-mini file (recognised by its `format` metadata, whatever its name).
+    static func loadMiniFile(_ path: String) throws -> ImageTextModel? {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir), !isDir.boolValue,
+              let file = try? SafeTensorsFile(path: path), file.metadata["format"] == MiniModel.fileFormat else { return nil }
+        return try mini(path: path, name: path)
+    }
+
+    static func mini(path: String, name: String) throws -> ImageTextModel {
+        let model = try MiniModel(path: path)
+        let identity = ModelIdentity(name: name == MiniModel.defaultName ? name : "mini:" + name,
+                                     weightsHash: try ContentHash.fileFingerprint(path: path), dim: model.architecture.embedDim)
+        return ImageTextModel(image: MiniImageEncoder(model: model, name: name), text: try MiniLMEncoder(),
+                              identity: identity, displayName: name == MiniModel.defaultName ? name : (name as NSString).lastPathComponent)
     }
 }
 
