@@ -5,6 +5,8 @@ import Models
 import Tensor
 import Tokenizers
 import DialCLIP
+import Gallery
+import Imaging
 
 /// `dialclip bench`: throughput and memory, as ratios against references measured in
 /// the same run (PyTorch / ONNX Runtime on this CPU, OpenBLAS sgemm at the model's shapes).
@@ -111,6 +113,40 @@ struct Bench: AsyncCommand {
         } else {
             log("MiniLM not installed (Scripts/setup.sh): skipping its rows")
         }
+
+        // Index search and write throughput on synthetic 512-d embeddings (reference: the
+        // 20 ms/query target of the performance issue; sgemv reads the whole matrix once).
+        log("gallery search …")
+        for count in quick ? [1_000, 10_000] : [1_000, 10_000, 100_000] {
+            let latency = try GalleryBenchmarks.searchLatency(count: count, dim: 512, queries: quick ? 10 : 30)
+            rows.append(BenchRow(name: "search_\(count / 1000)k_512d_ms", ours: latency.medianMs, reference: "target 20 ms per query",
+                                 referenceValue: 20, unit: "ms/query", speedup: 20 / max(latency.medianMs, 1e-6),
+                                 note: String(format: "min %.2f ms, p95 %.2f ms", latency.minMs, latency.p95Ms)))
+        }
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("dialclip-bench-\(getpid()).sqlite").path
+        defer { for suffix in ["", "-wal", "-shm", ".lock"] { try? FileManager.default.removeItem(atPath: scratch + suffix) } }
+        let writes = try GalleryBenchmarks.indexThroughput(count: 5_000, dim: 512, databasePath: scratch)
+        rows.append(BenchRow(name: "index_write_items_per_s", ours: writes.itemsPerSecond, unit: "items/s",
+                             note: "embeddings written to SQLite in batched transactions"))
+        // End-to-end indexing of the bundled gallery with the default model vs its encode-only time.
+        log("indexing the bundled gallery …")
+        let models = try ModelLoader.load(nil)
+        let photos = try FileManager.default.contentsOfDirectory(atPath: assets.appendingPathComponent("gallery/photos").path)
+            .filter { $0.hasSuffix(".jpg") }.sorted().map { assets.appendingPathComponent("gallery/photos/\($0)").path }
+        let images = try photos.map { try ImageDecoder.decode(path: $0) }
+        let encodeOnly = try Benchmarks.median(warmup: 0, runs: 1) {
+            var start = 0
+            while start < images.count { _ = try models.image.embed(images: Array(images[start..<min(images.count, start + 32)])); start += 32 }
+        }
+        let galleryDB = scratch + ".gallery"
+        defer { for suffix in ["", "-wal", "-shm", ".lock"] { try? FileManager.default.removeItem(atPath: galleryDB + suffix) } }
+        let t0 = Benchmarks.now()
+        _ = try runIndexer(index: try GalleryIndex(path: galleryDB), model: models, roots: [assets.appendingPathComponent("gallery").path],
+                           options: IndexOptions(), quiet: true)
+        let endToEnd = Benchmarks.now() - t0
+        rows.append(BenchRow(name: "index_gallery_vs_encode_only", ours: Double(photos.count) / endToEnd, reference: "encode only (decoded in memory)",
+                             referenceValue: Double(photos.count) / encodeOnly, unit: "photos/s", speedup: encodeOnly / endToEnd,
+                             note: "decode + preprocess + encode + write, \(photos.count) photos, \(models.displayName)"))
 
         let report: [String: Any] = [
             "machine": Benchmarks.machine, "openblas_kernel": BLAS.coreName, "threads": n,
