@@ -21,7 +21,7 @@ public final class MiniLMEncoder: TextEmbedder, @unchecked Sendable {
     public let tokenizer: WordPieceTokenizer
     public let model: BERTModel
     /// Token budget of a dialogue context (newest turns kept).
-    public var contextTokens = 128
+    public var contextTokens = 64
 
     public init(folder: String = ModelDirectory.miniLM) throws {
         let vocab = folder + "/vocab.txt"
