@@ -29,3 +29,9 @@ do {
 } catch {
     Dialclip.exit(withError: error)
 }
+// `print` buffers stdout; a failed write (disk full, `ulimit -f`) shows up only here. Output
+// the user asked for that never arrived must not end in a successful exit status.
+if fflush(nil) != 0 {
+    printError("Error: cannot write to standard output: \(String(cString: strerror(errno)))")
+    exit(1)
+}
