@@ -292,4 +292,17 @@ final class BadInputTests: XCTestCase {
         assertFails(try shell(#""$DIALCLIP" search "   " --db db.sqlite --model "$MODEL" --no-index"#), status: 64, message: "the query is empty")
         assertFails(try shell(#""$DIALCLIP" index nowhere --db db.sqlite --model "$MODEL""#), message: "nowhere is not a directory")
     }
+
+    func testDatabasePathsModelPathsAndArguments() throws {
+        _ = try photos(1, in: "g")
+        assertFails(try shell(#""$DIALCLIP" index g --db g --model "$MODEL" --json"#), message: "is a directory, not a database file")
+        assertFails(try shell(#""$DIALCLIP" index g --db /proc/dialclip-none/db.sqlite --model "$MODEL" --json"#), message: "cannot create the database folder")
+        assertFails(try shell(#""$DIALCLIP" index g --db db.sqlite --model nowhere.safetensors --json"#), message: "model not found at nowhere.safetensors")
+        assertFails(try shell(#""$DIALCLIP" search cat -k 0 --db db.sqlite --model "$MODEL" --no-index"#), status: 64, message: "-k must be at least 1")
+        assertFails(try shell(#""$DIALCLIP" embed --model "$MODEL" --image nowhere.jpg"#), message: "nowhere.jpg: cannot read file: No such file or directory")
+        try Data("just notes".utf8).write(to: dir.appendingPathComponent("notes.jpg"))
+        assertFails(try shell(#""$DIALCLIP" search ./notes.jpg --db db.sqlite --model "$MODEL" --gallery g"#), message: "a text file is not supported")
+        try Data([0x00, 0xFF, 0xFE, 0x20]).write(to: dir.appendingPathComponent("bin.jsonl"))
+        assertFails(try shell(#""$DIALCLIP" eval --task reply --dialogs bin.jsonl"#), message: "bin.jsonl:1: not valid UTF-8")
+    }
 }
