@@ -21,7 +21,7 @@ RUNS=""
 NICE="${DIALCLIP_FUZZ_NICE:-19}"
 targets=()
 
-usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
     case "$1" in
         --time) SECONDS_PER_TARGET="$2"; shift 2 ;;
