@@ -10,6 +10,13 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "dialclip", targets: ["CLI"]),
+        // Library products only so the nested fuzzing package (Fuzz/) can import the readers
+        // it fuzzes; nothing in this package uses them.
+        .library(name: "DialclipTensor", targets: ["Tensor"]),
+        .library(name: "DialclipImaging", targets: ["Imaging"]),
+        .library(name: "DialclipTokenizers", targets: ["Tokenizers"]),
+        .library(name: "DialclipDialogues", targets: ["DialCLIP"]),
+        .library(name: "DialclipGallery", targets: ["Gallery"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),

@@ -34,13 +34,33 @@ struct CLIError: Error, CustomStringConvertible {
 /// Writes a JSON value to stdout (sorted keys, one line).
 func printJSON(_ value: Any) throws {
     let data = try JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .withoutEscapingSlashes])
-    FileHandle.standardOutput.write(data)
-    FileHandle.standardOutput.write(Data("\n".utf8))
+    try writeStandardOutput(data + Data("\n".utf8))
 }
 
-/// Writes a line to stderr.
+/// Writes bytes to stdout. Foundation's `FileHandle.write(_:)` traps on a failed write
+/// (disk full, `ulimit -f`, a closed pipe with SIGPIPE ignored), so use the throwing variant:
+/// the command then fails with a message instead of crashing.
+func writeStandardOutput(_ data: Data) throws {
+    do {
+        try FileHandle.standardOutput.write(contentsOf: data)
+    } catch {
+        throw CLIError("cannot write to standard output: \(posixReason(error))")
+    }
+}
+
+/// The errno text inside a Foundation file error ("No space left on device").
+func posixReason(_ error: Error) -> String {
+    let ns = error as NSError
+    if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
+        return String(cString: strerror(Int32(underlying.code)))
+    }
+    if ns.domain == NSPOSIXErrorDomain { return String(cString: strerror(Int32(ns.code))) }
+    return "\(error)"
+}
+
+/// Writes a line to stderr (a failure is ignored: there is nowhere left to report it).
 func printError(_ message: String) {
-    FileHandle.standardError.write(Data((message + "\n").utf8))
+    try? FileHandle.standardError.write(contentsOf: Data((message + "\n").utf8))
 }
 
 /// A dialclip subcommand with an async body (see main.swift for why it is not

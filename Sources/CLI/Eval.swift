@@ -144,4 +144,4 @@ final class ProgressLine: @unchecked Sendable {
     func finish() { if enabled { printErrorNoNewline("\r\u{1B}[K") } }
 }
 
-func printErrorNoNewline(_ s: String) { FileHandle.standardError.write(Data(s.utf8)) }
+func printErrorNoNewline(_ s: String) { try? FileHandle.standardError.write(contentsOf: Data(s.utf8)) }

@@ -67,8 +67,7 @@ struct Index: AsyncCommand {
         let models = try ModelLoader.load(model)
         let report = try runIndexer(index: index, model: models, roots: folders, options: walk.indexOptions, quiet: json)
         if json {
-            FileHandle.standardOutput.write(try report.jsonData())
-            FileHandle.standardOutput.write(Data("\n".utf8))
+            try writeStandardOutput(try report.jsonData() + Data("\n".utf8))
         } else {
             print(report.plainSummary)
         }

@@ -2,6 +2,10 @@ import ArgumentParser
 import Foundation
 import Tensor
 
+// A write past the file-size limit (`ulimit -f`) must fail with EFBIG and be reported like
+// a full disk, not kill the process halfway through a database transaction.
+signal(SIGXFSZ, SIG_IGN)
+
 // OpenBLAS chooses its kernel in a library constructor, before main: pick the right one
 // for this CPU and re-execute once if needed, before anything else runs.
 OpenBLASKernel.selectBeforeUse()
@@ -24,4 +28,10 @@ do {
     }
 } catch {
     Dialclip.exit(withError: error)
+}
+// `print` buffers stdout; a failed write (disk full, `ulimit -f`) shows up only here. Output
+// the user asked for that never arrived must not end in a successful exit status.
+if fflush(nil) != 0 {
+    printError("Error: cannot write to standard output: \(String(cString: strerror(errno)))")
+    exit(1)
 }

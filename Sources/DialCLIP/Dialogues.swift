@@ -57,15 +57,18 @@ public enum DialogueFileError: Error, CustomStringConvertible, Equatable {
     case invalidJSON(path: String, line: Int)
     case invalidRecord(path: String, line: Int, reason: String)
     case empty(path: String)
+    /// A reply pool with no non-blank line.
+    case emptyPool(path: String)
 
     public var description: String {
         switch self {
         case .unreadable(let p, let r): return "cannot read \(p): \(r)"
-        case .tooLarge(let p, let b, let l): return "\(p) is \(b) bytes; dialogue files are limited to \(l) bytes"
+        case .tooLarge(let p, let b, let l): return "\(p) is \(b) bytes; dialogue and reply files are limited to \(l) bytes"
         case .invalidUTF8(let p, let l): return "\(p):\(l): not valid UTF-8"
         case .invalidJSON(let p, let l): return "\(p):\(l): not a JSON object"
         case .invalidRecord(let p, let l, let r): return "\(p):\(l): \(r)"
         case .empty(let p): return "\(p) holds no dialogues"
+        case .emptyPool(let p): return "\(p) holds no replies (one reply per line)"
         }
     }
 }
@@ -167,6 +170,11 @@ public enum DialogueFile {
 /// Reply pools: one reply per line (UTF-8). Blank lines and duplicates are dropped.
 public enum ReplyPool {
     public static func read(path: String) throws -> [String] {
+        // Same cap as dialogue files: the pool is read into memory whole.
+        let attributes = try? FileManager.default.attributesOfItem(atPath: path)
+        if let size = (attributes?[.size] as? NSNumber)?.intValue, size > DialogueFile.maxFileBytes {
+            throw DialogueFileError.tooLarge(path: path, bytes: size, limit: DialogueFile.maxFileBytes)
+        }
         guard let data = FileManager.default.contents(atPath: path) else {
             throw DialogueFileError.unreadable(path: path, reason: FileManager.default.fileExists(atPath: path) ? "permission denied" : "no such file")
         }
@@ -181,7 +189,7 @@ public enum ReplyPool {
             seen.insert(t)
             replies.append(String(t.prefix(DialogueFile.maxTurnCharacters)))
         }
-        guard !replies.isEmpty else { throw DialogueFileError.empty(path: path) }
+        guard !replies.isEmpty else { throw DialogueFileError.emptyPool(path: path) }
         return replies
     }
 }

@@ -23,11 +23,18 @@ public struct CaptionInfo: Sendable, Equatable {
 public enum CaptionSources {
     /// Sidecar text is capped so a huge .txt cannot bloat the index.
     static let maxSidecarBytes = 16 * 1024
+    /// A gallery.jsonl is read into memory whole; a bigger one is ignored with a warning
+    /// (the bundled one is 100 KB; 256 MiB is a million photos' worth of captions).
+    public static let maxGalleryJSONLBytes = 256 << 20
 
     /// Parses a gallery.jsonl file; returns absolute photo path → info, plus warnings.
     public static func loadGalleryJSONL(_ path: String) -> (entries: [String: CaptionInfo], warnings: [String]) {
         var entries: [String: CaptionInfo] = [:]
         var warnings: [String] = []
+        if let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber,
+           size.intValue > maxGalleryJSONLBytes {
+            return ([:], ["\(path): captions file is \(size.intValue) bytes, over the \(maxGalleryJSONLBytes >> 20) MiB limit; ignored"])
+        }
         guard let data = FileManager.default.contents(atPath: path) else {
             return ([:], ["\(path): cannot read captions file"])
         }
