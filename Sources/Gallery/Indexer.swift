@@ -1,4 +1,5 @@
 import Foundation
+import Tensor
 import GRDB
 #if canImport(Glibc)
 import Glibc

@@ -1,4 +1,5 @@
 import Foundation
+import Tensor
 import GRDB
 
 /// One text reply of a reply pool.

@@ -1,8 +1,8 @@
 import Foundation
 
-/// SHA-256 (FIPS 180-4), used to fingerprint backbone weights so a prompts checkpoint is
-/// only ever loaded onto the exact model it was tuned on. No crypto library is available
-/// on every platform dialclip builds on, and this is ~80 lines.
+/// SHA-256 (FIPS 180-4) in plain Swift: the content hash of indexed photos and the
+/// fingerprint of backbone weights (a prompts checkpoint only loads onto the exact model it
+/// was tuned on). Linux Foundation has no CryptoKit, and this is ~80 lines.
 public struct SHA256: Sendable {
     private var h: [UInt32] = [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19]
     private var buffer: [UInt8] = []
@@ -81,7 +81,7 @@ public struct SHA256: Sendable {
     /// Hex digest of a whole file, read in 4 MiB chunks.
     public static func hex(fileAt path: String) throws -> String {
         guard let handle = FileHandle(forReadingAtPath: path) else {
-            throw DialCLIPError.unreadable(path: path, reason: "cannot open the file to fingerprint it")
+            throw SafeTensorsError.unreadable(path: path, reason: "cannot open the file to fingerprint it")
         }
         defer { try? handle.close() }
         var s = SHA256()
