@@ -1,4 +1,5 @@
 import Foundation
+import Tensor
 
 /// Errors of the DCAR module.
 public enum DCARError: Error, CustomStringConvertible, Equatable {
@@ -239,17 +240,12 @@ public struct NegativeCaptionBuilder: Sendable {
     }
 }
 
-/// SplitMix64: tiny, seedable, identical on every platform (Swift's generators are not).
+/// Deterministic choices for negative captions, on the project's SplitMix64 generator
+/// (identical on every platform, unlike Swift's default generator).
 struct SplitMix64 {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    var generator: SeededGenerator
+    init(seed: UInt64) { generator = SeededGenerator(seed: seed) }
+    mutating func next() -> UInt64 { generator.next() }
     mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
     mutating func shuffled<T>(_ a: [T]) -> [T] {
         var a = a

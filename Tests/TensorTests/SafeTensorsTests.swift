@@ -116,7 +116,7 @@ final class SafeTensorsTests: XCTestCase {
         let good = dir.appendingPathComponent("good.safetensors").path
         try SafeTensorsWriter.write([("a", a), ("b", a)], metadata: ["x": "y"], to: good)
         let original = try Data(contentsOf: URL(fileURLWithPath: good))
-        var generator = SplitMix(seed: 1234)
+        var generator = SeededGenerator(seed: 1234)
         for trial in 0..<600 {
             var bytes = [UInt8](original)
             let edits = 1 + Int(generator.next() % 4)
@@ -137,18 +137,5 @@ final class SafeTensorsTests: XCTestCase {
                 // expected for most mutations
             }
         }
-    }
-}
-
-/// Deterministic 64-bit generator for reproducible property tests.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
