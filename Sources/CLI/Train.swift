@@ -21,12 +21,22 @@ struct Train: AsyncCommand {
             --max-reply-conversations 100 --tokens 48 --epochs 3 --seed 0 \\
             --out assets/models/dialclip-prompts-minilm.safetensors
         Ablations: add --context-prompts 0, --domain-prompts 0 or --single-expert (with --epochs 2).
+
+        Retrain the bundled image model (dialclip-mini, LiT-style into MiniLM's space):
+          dialclip train --task gallery --gallery ../shared/data/gallery --extra ../shared/data/extra \
+            --out assets/models/dialclip-mini.safetensors
         """)
 
-    enum Task: String, ExpressibleByArgument, CaseIterable { case dialog }
+    enum Task: String, ExpressibleByArgument, CaseIterable { case dialog, gallery }
 
-    @Option(name: .long, help: "What to train: dialog.")
+    @Option(name: .long, help: "What to train: dialog (DialCLIP prompts) or gallery (the dialclip-mini image tower).")
     var task: Task
+
+    @Option(name: .long, help: "gallery task: a folder with gallery.jsonl and photos (a fixed part is held out for validation).")
+    var gallery: String?
+
+    @Option(name: .long, help: "gallery task: an extra training-only photo folder in the same format.")
+    var extra: String?
 
     @Option(name: .long, help: "PhotoChat-format dialogue file (photo, reply and routing examples); repeatable.")
     var photo: [String] = []
@@ -71,6 +81,10 @@ struct Train: AsyncCommand {
     var json = false
 
     func validate() throws {
+        if task == .gallery {
+            guard gallery != nil else { throw ValidationError("--task gallery needs --gallery DIR") }
+            return
+        }
         guard !photo.isEmpty || !reply.isEmpty else { throw ValidationError("give at least one --photo or --reply dialogue file") }
         guard tokens >= 8, epochs >= 1, contextPrompts >= 0, domainPrompts >= 0, promptedLayers >= 0 else {
             throw ValidationError("--tokens ≥ 8, --epochs ≥ 1, prompt counts ≥ 0")
@@ -78,6 +92,7 @@ struct Train: AsyncCommand {
     }
 
     mutating func execute() async throws {
+        if task == .gallery { return try trainGallery() }
         let tower = try makeTextTower(model)
         var config = DialCLIPConfig()
         config.maxContextTokens = tokens
@@ -103,6 +118,20 @@ struct Train: AsyncCommand {
                   + String(format: "(%.3f%% of the backbone), %d steps in %.0f s (+%.0f s caching frozen features)",
                            result.model.trainableShare * 100, result.steps, result.seconds, result.cacheSeconds))
         }
+    }
+}
+
+extension Train {
+    /// dialclip-mini: the image tower trained into the frozen MiniLM space.
+    func trainGallery() throws {
+        let text = try MiniLMEncoder()
+        let result = try MiniTrainer.train(config: MiniTrainingConfig(), galleryDir: gallery!, extraDir: extra, output: out,
+                                           textEncoder: { try text.embed(texts: $0) },
+                                           reporter: ProgressReporter.automatic(json: json), log: { printError($0) })
+        var summary: [String: Any] = ["checkpoint": out, "seconds": result.seconds]
+        if let v = result.validation { summary["held_out"] = v.summary }
+        if let f = result.randomInitValidation { summary["random_init_held_out"] = f.summary }
+        if json { try printJSON(summary) } else { print("saved \(out) in \(Int(result.seconds)) s; held-out \(summary["held_out"] ?? "-")") }
     }
 }
 
