@@ -133,11 +133,16 @@ struct Bench: AsyncCommand {
         let models = try ModelLoader.load(nil)
         let photos = try FileManager.default.contentsOfDirectory(atPath: assets.appendingPathComponent("gallery/photos").path)
             .filter { $0.hasSuffix(".jpg") }.sorted().map { assets.appendingPathComponent("gallery/photos/\($0)").path }
-        let images = try photos.map { try ImageDecoder.decode(path: $0) }
+        var images: [RGBImage] = []
+        let decodeOnly = try Benchmarks.median(warmup: 0, runs: 1) { images = try photos.map { try ImageDecoder.decode(path: $0) } }
+        rows.append(BenchRow(name: "index_decode_only", ours: Double(photos.count) / decodeOnly, unit: "photos/s",
+                             note: "JPEG decode at full size (as Pillow), \(photos.count) bundled photos"))
         let encodeOnly = try Benchmarks.median(warmup: 0, runs: 1) {
             var start = 0
             while start < images.count { _ = try models.image.embed(images: Array(images[start..<min(images.count, start + 32)])); start += 32 }
         }
+        rows.append(BenchRow(name: "index_encode_only", ours: Double(photos.count) / encodeOnly, unit: "photos/s",
+                             note: "image tower on decoded photos, batches of 32, \(models.displayName)"))
         let galleryDB = scratch + ".gallery"
         defer { for suffix in ["", "-wal", "-shm", ".lock"] { try? FileManager.default.removeItem(atPath: galleryDB + suffix) } }
         let t0 = Benchmarks.now()
