@@ -10,7 +10,7 @@ import XCTest
 /// its held-out split) and ../shared/data/extra, frozen MiniLM captions. Opt-in (it trains
 /// for many minutes); run in release:
 ///
-///     DIALCLIP_TRAIN_MINI=1 OPENBLAS_CORETYPE=SkylakeX swift test -c release \
+///     DIALCLIP_TRAIN_MINI=1 OPENBLAS_CORETYPE=SkylakeX swift test -c release -Xswiftc -enable-testing \
 ///         --filter MiniDefaultTrainingRun
 ///
 /// Writes `DIALCLIP_MINI_OUTPUT` (default: `assets/models/dialclip-mini.safetensors`).

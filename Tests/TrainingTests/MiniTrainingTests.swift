@@ -124,6 +124,28 @@ final class MiniTrainingTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: output + ".work"), "member checkpoints are removed after success")
     }
 
+    func testCategoryAwareNegativesPlugIn() throws {
+        let gallery = try Self.makeGallery(perColour: 6)
+        defer { try? FileManager.default.removeItem(at: gallery) }
+        let output = gallery.appendingPathComponent("mini.safetensors").path
+        var config = tinyConfig()
+        // DCAR-style builder: swap the colour word for each other colour (category = that colour).
+        config.categoryNegatives = MiniCategoryNegatives(alpha: 0.5) { caption, _ in
+            ["red", "green", "blue", "yellow", "purple"].compactMap { c in
+                caption.contains(c) ? nil : MiniNegativeCaption(text: "a \(c) picture", category: c)
+            }.filter { $0.text != caption }
+        }
+        var messages: [String] = []
+        let result = try MiniTrainer.train(config: config, galleryDir: gallery.path, extraDir: nil, output: output,
+                                           textEncoder: Self.fakeText, log: { messages.append($0) })
+        // The four training captions are not negatives; only "a purple picture" is new.
+        XCTAssertTrue(messages.contains { $0.contains("1 category-aware negative captions") }, "\(messages)")
+        let losses = result.members[0].losses
+        XCTAssertTrue(losses.allSatisfy(\.isFinite))
+        XCTAssertLessThan(losses.suffix(4).reduce(0, +), losses.prefix(4).reduce(0, +))
+        XCTAssertEqual(try MiniModel(path: output).metadata["train.category_negatives_alpha"], "0.5")
+    }
+
     func testNaNLossStopsTrainingAndKeepsTheLastGoodCheckpoint() throws {
         let gallery = try Self.makeGallery(perColour: 6)
         defer { try? FileManager.default.removeItem(at: gallery) }
