@@ -207,9 +207,10 @@ public final class ProgressReporter: @unchecked Sendable {
     public init(style: Style, sink: ((String) -> Void)? = nil) {
         self.style = style
         if let sink { write = sink } else if style == .jsonLines {
-            write = { s in FileHandle.standardOutput.write(Data(s.utf8)) }
+            // The throwing write: FileHandle.write(_:) traps on a full disk or past ulimit -f.
+            write = { s in try? FileHandle.standardOutput.write(contentsOf: Data(s.utf8)) }
         } else {
-            write = { s in FileHandle.standardError.write(Data(s.utf8)) }
+            write = { s in try? FileHandle.standardError.write(contentsOf: Data(s.utf8)) }
         }
     }
 
