@@ -1,5 +1,6 @@
 import DialCLIP
 import Foundation
+import Gallery
 import Tensor
 
 /// A pool of candidate text replies with their embeddings, cached on disk per (model,
@@ -46,8 +47,6 @@ public final class ReplyIndex: @unchecked Sendable {
     /// The k best replies for an L2-normalised query embedding (one product + partial top-k).
     public func search(query: Tensor, k: Int) throws -> [(reply: String, score: Float)] {
         let scores = try embeddings.matmulTransposed(try query.reshaped([1, -1]))
-        return UnsafeBufferPointer(start: scores.pointer, count: scores.count).withMemoryRebound(to: Float.self) { buf in
-            TopK.select(buf, k: k).map { (replies[$0.index], $0.score) }
-        }
+        return FilteredTopK.select(count: scores.count, k: k, scores: scores.pointer).map { (replies[$0.index], $0.score) }
     }
 }
