@@ -160,7 +160,7 @@ final class CrashSafetyTests: XCTestCase {
         XCTAssertGreaterThan(killsMidRun, 0, "no child was killed mid-run; the test did not exercise a crash")
     }
 
-    /// A child process indexes while this process writes replies into the same database:
+    /// A child process indexes while this process writes text items into the same database:
     /// both finish (SQLite's lock makes one wait), nothing is lost, integrity holds.
     func testTwoProcessesWritingTheSameDatabase() throws {
         let root = dir.appendingPathComponent("photos")
@@ -171,8 +171,12 @@ final class CrashSafetyTests: XCTestCase {
         let enc = HistogramEncoder()
         XCTAssertTrue(child.wait(until: { !child.committed.isEmpty }, timeout: 120))
         for b in 0..<10 {
-            let replies = (0..<20).map { ReplyRecord(id: "\(b)-\($0)", text: "reply \(b) \($0)") }
-            _ = try index.syncReplies(pool: "pool\(b)", replies: replies, encoder: enc)
+            let records = try (0..<20).map { i in
+                var r = ItemRecord(kind: .reply, path: "pool\(b)#\(i)", collection: "pool\(b)", caption: "reply \(b) \(i)")
+                r.embedding = try enc.encodeTexts(["reply \(b) \(i)"])[0]
+                return r
+            }
+            try index.upsert(records, model: enc.identity)
         }
         XCTAssertTrue(child.wait(until: { child.done }, timeout: 120), "child indexer did not finish")
         child.process.waitUntilExit()

@@ -362,17 +362,19 @@ final class IndexerTests: XCTestCase {
 
     // MARK: Replies and phrases
 
-    func testReplyPoolSyncAndKindFilter() throws {
+    func testReplyKindItemsAreFilteredByKind() throws {
         _ = try GalleryFixtures.makeGallery(2, in: root)
         let index = try GalleryIndex(path: dbPath)
         let enc = HistogramEncoder()
         _ = try GalleryIndexer(index: index, encoder: enc).run(roots: [root.path])
-        let replies = [ReplyRecord(id: "1", text: "Sounds great!"), ReplyRecord(id: "2", text: "Where was that?", category: "question"),
-                       ReplyRecord(id: "3", text: "Cute dog")]
-        var r = try index.syncReplies(pool: "default", replies: replies, encoder: enc, batchSize: 2)
-        XCTAssertEqual(r, ReplySyncReport(added: 3, updated: 0, unchanged: 0, removed: 0))
-        r = try index.syncReplies(pool: "default", replies: [replies[0], ReplyRecord(id: "2", text: "Where is that?")], encoder: enc)
-        XCTAssertEqual(r, ReplySyncReport(added: 0, updated: 1, unchanged: 1, removed: 1))
+        // Text items (kind `reply`) share the table with photos; a kind filter keeps them apart.
+        let texts = [("default#1", "Sounds great!"), ("default#2", "Where is that?")]
+        let records = try texts.map { path, text in
+            var r = ItemRecord(kind: .reply, path: path, collection: "default", caption: text)
+            r.embedding = try enc.encodeTexts([text])[0]
+            return r
+        }
+        try index.upsert(records, model: enc.identity)
 
         let s = try GallerySearcher(index: index, model: enc.identity)
         let q = HistogramEncoder.textVector("Where is that?", dim: 32)
