@@ -29,7 +29,13 @@ public enum FuzzSupport {
     /// Writes `bytes` to `name` in the scratch folder and returns its path.
     public static func writeScratch(_ name: String, _ bytes: UnsafeBufferPointer<UInt8>) -> String {
         let path = "\(scratchDirectory)/\(name)"
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        var fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        if fd < 0 && errno == ENOENT {
+            // Something outside the fuzzer emptied the scratch tmpfs (a cleaner wiped
+            // /dev/shm mid-run once): that is the environment, not a finding — recreate it.
+            try? FileManager.default.createDirectory(atPath: scratchDirectory, withIntermediateDirectories: true)
+            fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        }
         guard fd >= 0 else { fail("cannot create \(path): \(String(cString: strerror(errno)))") }
         var offset = 0
         while offset < bytes.count {
