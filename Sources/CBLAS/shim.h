@@ -7,3 +7,9 @@
 #else
 #include <cblas.h>
 #endif
+
+// glibc's mallopt: Tensor raises the mmap/trim thresholds so large activation buffers
+// are reused instead of being mapped, faulted and zero-filled on every forward pass.
+#if __has_include(<malloc.h>)
+#include <malloc.h>
+#endif

@@ -116,14 +116,25 @@ public struct TransformerStack: @unchecked Sendable {
     /// state after each layer (for golden tests and debugging).
     public func forward(_ x: inout Tensor, batch: Int, seq: Int, causal: Bool, keyLengths: [Int]? = nil,
                         observe: ((Int, Tensor) -> Void)? = nil) {
+        // Scratch blocks shared by every layer: allocating them per layer made each forward
+        // pass map, fault and zero-fill tens of MB again and again (profiled on MiniLM).
+        let tokens = batch * seq
+        var scratch = LayerScratch(normed: Tensor(zeros: [tokens, config.width]),
+                                   qkv: Tensor(zeros: [tokens, 3 * config.width]),
+                                   hidden: Tensor(zeros: [tokens, config.mlpWidth]))
         for (i, layer) in layers.enumerated() {
-            forwardLayer(layer, &x, batch: batch, seq: seq, causal: causal, keyLengths: keyLengths)
+            forwardLayer(layer, &x, batch: batch, seq: seq, causal: causal, keyLengths: keyLengths, scratch: &scratch)
             observe?(i, x)
         }
     }
 
+    /// Activation buffers of one forward pass, reused layer after layer.
+    private struct LayerScratch {
+        var normed: Tensor, qkv: Tensor, hidden: Tensor
+    }
+
     private func forwardLayer(_ w: TransformerLayerWeights, _ x: inout Tensor, batch: Int, seq: Int,
-                              causal: Bool, keyLengths: [Int]?) {
+                              causal: Bool, keyLengths: [Int]?, scratch: inout LayerScratch) {
         let c = config
         let tokens = batch * seq
         let width = c.width
@@ -132,15 +143,13 @@ public struct TransformerStack: @unchecked Sendable {
 
         // --- attention sub-layer -------------------------------------------------
         // Input to the projections: LN(x) for pre-LN, x itself for post-LN.
-        var normed = Tensor(zeros: [tokens, width])
-        let np = normed.mutablePointer
+        let np = scratch.normed.mutablePointer
         np.update(from: xp, count: tokens * width)
         if c.norm == .pre {
             Ops.layerNorm(np, rows: tokens, dim: width, gamma: w.norm1Weight.pointer, beta: w.norm1Bias.pointer, eps: eps)
         }
         // qkv: [tokens, 3W]
-        var qkv = Tensor(zeros: [tokens, 3 * width])
-        let qp = qkv.mutablePointer
+        let qp = scratch.qkv.mutablePointer
         switch w.qkv {
         case .packed(let weight, let bias):
             for t in 0..<tokens { (qp + t * 3 * width).update(from: bias.pointer, count: 3 * width) }
@@ -172,8 +181,7 @@ public struct TransformerStack: @unchecked Sendable {
             Ops.layerNorm(np, rows: tokens, dim: width, gamma: w.norm2Weight.pointer, beta: w.norm2Bias.pointer, eps: eps)
         }
         let mlp = c.mlpWidth
-        var hidden = Tensor(zeros: [tokens, mlp])
-        let hp = hidden.mutablePointer
+        let hp = scratch.hidden.mutablePointer
         for t in 0..<tokens { (hp + t * mlp).update(from: w.fcBias.pointer, count: mlp) }
         BLAS.gemm(.none, .transpose, m: tokens, n: mlp, k: width,
                   a: np, lda: width, b: w.fcWeight.pointer, ldb: width, beta: 1, c: hp, ldc: mlp)

@@ -1,3 +1,4 @@
+import CBLAS
 import Foundation
 
 /// Errors raised by tensor operations when shapes do not fit together.
@@ -27,6 +28,7 @@ public final class TensorStorage: @unchecked Sendable {
 
     /// A zero-filled owned allocation of `count` floats (64-byte aligned for SIMD/BLAS).
     public init(zeroed count: Int) {
+        _ = AllocatorTuning.applied
         let n = max(count, 1)
         let raw = UnsafeMutableRawPointer.allocate(byteCount: n * MemoryLayout<Float>.stride, alignment: 64)
         raw.initializeMemory(as: Float.self, repeating: 0, count: n)
@@ -55,6 +57,19 @@ public final class TensorStorage: @unchecked Sendable {
     deinit {
         if ownsAllocation { UnsafeMutableRawPointer(base).deallocate() }
     }
+}
+
+/// glibc serves blocks over its mmap threshold (≤ 32 MB, adjusted on the fly) with fresh
+/// `mmap`s and trims the heap top on free, so a forward pass that allocates its activation
+/// buffers layer after layer page-faults and zero-fills them every time (a reply eval spent
+/// 20 % of its CPU in the kernel). Raising both thresholds once lets freed buffers be reused.
+enum AllocatorTuning {
+    static let applied: Void = {
+        #if os(Linux)
+        _ = mallopt(M_MMAP_THRESHOLD, 32 << 20)   // glibc's maximum on 64-bit
+        _ = mallopt(M_TRIM_THRESHOLD, 1 << 30)
+        #endif
+    }()
 }
 
 /// A dense, row-major fp32 tensor. Value semantics: copies share storage until one of
