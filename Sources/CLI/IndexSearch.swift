@@ -96,12 +96,30 @@ struct Search: AsyncCommand {
           dialclip search '"2:golden retriever" + ./pool.jpg - night'
           dialclip search --kind reply "want to grab lunch?"
           dialclip search --gallery assets/gallery --json "red flowers"
+          dialclip search --context chat.jsonl --kind all
+          dialclip search --context chat.jsonl "and one of the beach?"
+
+        With --context FILE (a dialogue JSONL in the shared format: {"id", "turns":
+        [{"speaker", "text", "image"?}]}), the whole dialogue is the query, as in the TUI:
+        DialCLIP's prompts encode the turns and the photos shared earlier (a turn's "image"
+        path, relative to the file's folder). The first dialogue is used unless --dialogue N
+        (0-based) picks another; a PhotoChat record stops at its "share_turn", as in
+        `eval --task dialog`. A QUERY given as well is appended as one more turn (plain text).
         """)
 
     enum Kind: String, ExpressibleByArgument, CaseIterable { case image, reply, all }
 
-    @Argument(help: "The query: text, an image path, or a combination.")
-    var query: [String]
+    @Argument(help: "The query: text, an image path, or a combination (optional with --context).")
+    var query: [String] = []
+
+    @Option(name: .long, help: "Dialogue JSONL whose turns are the query context (see below).")
+    var context: String?
+
+    @Option(name: .long, help: "Which dialogue of --context, 0-based.")
+    var dialogue: Int = 0
+
+    @Option(name: .long, help: "DialCLIP prompts checkpoint for --context (default: the bundled one; `none` for zero-shot).")
+    var prompts: String?
 
     @Option(name: .short, help: "How many results.")
     var k: Int = 10
@@ -134,10 +152,17 @@ struct Search: AsyncCommand {
 
     func validate() throws {
         guard k > 0 else { throw ValidationError("-k must be at least 1") }
-        guard !query.allSatisfy({ $0.trimmingCharacters(in: .whitespaces).isEmpty }) else { throw ValidationError("the query is empty") }
+        guard dialogue >= 0 else { throw ValidationError("--dialogue must be 0 or more") }
+        guard context != nil || !query.allSatisfy({ $0.trimmingCharacters(in: .whitespaces).isEmpty }) else {
+            throw ValidationError("the query is empty")
+        }
     }
 
     mutating func execute() async throws {
+        if let context {
+            try await searchWithContext(file: context)
+            return
+        }
         let text = query.joined(separator: " ")
         var hits: [RetrievalHit] = []
         var latency = 0.0
@@ -164,13 +189,20 @@ struct Search: AsyncCommand {
             for i in hits.indices { hits[i].rank = i + 1 }
         }
         if verbose { printError(String(format: "search latency: %.2f ms", latency * 1000)) }
+        try printHits(hits, query: text, latency: latency)
+    }
+
+    /// Prints hits as paths/reply lines, or the DESIGN.md section 8 JSON plus `extra` fields.
+    func printHits(_ hits: [RetrievalHit], query: String, latency: Double, extra: [String: Any] = [:]) throws {
         if json {
-            try printJSON(["query": text, "latency_ms": latency * 1000, "results": hits.map { h -> [String: Any] in
+            var object: [String: Any] = ["query": query, "latency_ms": latency * 1000, "results": hits.map { h -> [String: Any] in
                 var d: [String: Any] = ["rank": h.rank, "score": Double(h.score), "kind": h.kind.rawValue, "caption": h.text]
                 d["path"] = h.path ?? NSNull()
                 if let c = h.category { d["category"] = c }
                 return d
-            }])
+            }]
+            object.merge(extra) { _, new in new }
+            try printJSON(object)
             return
         }
         for h in hits { print(h.path ?? h.text) }
