@@ -66,11 +66,10 @@ struct Chat: AsyncCommand {
                 o.session = try store.create()
             }
             let name = model.map { ($0 as NSString).lastPathComponent } ?? "dialclip-mini"
-            let app = TUIApp(modelName: name, options: o) {
-                let engine = try DialclipEngine(options: options)
-                try engine.indexGallery()
-                return engine
-            }
+            // The engine opens with what is indexed already; the gallery folder is brought
+            // up to date in the background with progress in the status bar.
+            o.updateGalleryInBackground = true
+            let app = TUIApp(modelName: name, options: o) { try DialclipEngine(options: options) }
             for path in try await app.run() { print(path) }
         } else {
             let engine = try DialclipEngine(options: options)

@@ -73,13 +73,27 @@ public final class DialclipEngine: RetrievalEngine, @unchecked Sendable {
     }
 
     /// Brings the index up to date with the gallery folder and reloads the search matrix.
+    /// Only the encoder calls hold the model lock, batch by batch, so retrievals run
+    /// between batches while a large folder is indexed.
     @discardableResult
     public func indexGallery(progress: ((IndexProgress) -> Void)? = nil) throws -> IndexReport {
-        let indexer = GalleryIndexer(index: index, encoder: ModelGalleryEncoder(model: models))
-        let report = try locked { try indexer.run(roots: [galleryRoot], progress: progress) }
+        let encoder = LockedGalleryEncoder(inner: ModelGalleryEncoder(model: models), lock: lock)
+        let report = try GalleryIndexer(index: index, encoder: encoder).run(roots: [galleryRoot], progress: progress)
         let fresh = try loadSearcher()
         locked { searcher = fresh }
         return report
+    }
+
+    public func updateGallery(progress: @escaping @Sendable (GalleryUpdateProgress) -> Void) async throws -> GalleryUpdateProgress {
+        let report = try indexGallery { p in
+            switch p.phase {
+            case .scanning: progress(GalleryUpdateProgress(phase: .scanning, found: p.filesFound))
+            case .indexing, .pruning: progress(GalleryUpdateProgress(phase: .indexing, found: p.filesFound, done: p.done, total: p.total))
+            case .finished: break
+            }
+        }
+        return GalleryUpdateProgress(phase: .finished, found: report.found, done: report.added + report.updated,
+                                     total: report.added + report.updated, problems: report.problems.count)
     }
 
     private func loadSearcher() throws -> GallerySearcher {
@@ -169,5 +183,20 @@ public enum EngineError: Error, CustomStringConvertible {
     case unavailable(String)
     public var description: String {
         switch self { case .unavailable(let s): return s }
+    }
+}
+
+/// A gallery encoder that takes the engine's model lock for each batch only.
+private struct LockedGalleryEncoder: GalleryEncoder, @unchecked Sendable {
+    let inner: ModelGalleryEncoder
+    let lock: NSLock
+    var identity: ModelIdentity { inner.identity }
+    func encodeImages(paths: [String]) throws -> [Result<[Float], Error>] {
+        lock.lock(); defer { lock.unlock() }
+        return try inner.encodeImages(paths: paths)
+    }
+    func encodeTexts(_ texts: [String]) throws -> [[Float]] {
+        lock.lock(); defer { lock.unlock() }
+        return try inner.encodeTexts(texts)
     }
 }

@@ -94,6 +94,23 @@ public struct GalleryEntry: Sendable, Equatable {
     }
 }
 
+/// Progress of bringing the gallery index up to date (for status bars).
+public struct GalleryUpdateProgress: Sendable, Equatable {
+    public enum Phase: String, Sendable { case scanning, indexing, finished }
+    public var phase: Phase
+    /// Photos found so far by the folder walk.
+    public var found: Int
+    /// New or changed photos processed so far, of `total`.
+    public var done: Int
+    public var total: Int
+    /// Files that could not be indexed (known once the run has finished).
+    public var problems: Int
+
+    public init(phase: Phase, found: Int = 0, done: Int = 0, total: Int = 0, problems: Int = 0) {
+        self.phase = phase; self.found = found; self.done = done; self.total = total; self.problems = problems
+    }
+}
+
 /// The façade the CLI and the TUI talk to. The TUI sees only this protocol (it never
 /// touches BLAS or model code).
 public protocol RetrievalEngine: Sendable {
@@ -105,4 +122,14 @@ public protocol RetrievalEngine: Sendable {
     func explain(text: String, imagePath: String) async throws -> AttributeExplanation
     /// Every photo in the gallery (for the browser).
     func galleryEntries() async throws -> [GalleryEntry]
+    /// Brings the index up to date with the gallery folder; retrieval keeps working
+    /// meanwhile (over what was indexed before). Reports progress as it goes.
+    func updateGallery(progress: @escaping @Sendable (GalleryUpdateProgress) -> Void) async throws -> GalleryUpdateProgress
+}
+
+extension RetrievalEngine {
+    /// Engines with a fixed gallery have nothing to update.
+    public func updateGallery(progress: @escaping @Sendable (GalleryUpdateProgress) -> Void) async throws -> GalleryUpdateProgress {
+        GalleryUpdateProgress(phase: .finished)
+    }
 }

@@ -21,6 +21,9 @@ public struct TUIOptions: Sendable {
     public var opener: String? = nil
     /// Longest wait for a key before background results are checked (milliseconds).
     public var pollMilliseconds: Int32 = 40
+    /// Once the engine is up, bring its gallery index up to date in the background,
+    /// with progress in the status bar (`--gallery DIR`, and the bundled gallery).
+    public var updateGalleryInBackground = false
 
     public init() {}
 
@@ -41,6 +44,8 @@ enum AppEvent: Sendable {
     case explainFailed(generation: Int, String)
     case gallery([GalleryEntry])
     case galleryFailed(String)
+    case galleryUpdate(GalleryUpdateProgress)
+    case galleryUpdateFailed(String)
     case thumbnailReady
     case message(String)
 }
@@ -168,15 +173,26 @@ private final class EventLoop {
     private func startEngine() {
         let mailbox = self.mailbox
         let loader = app.loader
+        let update = options.updateGalleryInBackground
         Task.detached {
+            let engine: any RetrievalEngine
             do {
-                let engine = try await loader()
-                mailbox.post(.engineReady(engine))
-                do { mailbox.post(.gallery(try await engine.galleryEntries())) } catch {
-                    mailbox.post(.galleryFailed("\(error)"))
-                }
+                engine = try await loader()
             } catch {
                 mailbox.post(.engineFailed("\(error)"))
+                return
+            }
+            mailbox.post(.engineReady(engine))
+            do { mailbox.post(.gallery(try await engine.galleryEntries())) } catch {
+                mailbox.post(.galleryFailed("\(error)"))
+            }
+            guard update else { return }
+            do {
+                let summary = try await engine.updateGallery { mailbox.post(.galleryUpdate($0)) }
+                mailbox.post(.galleryUpdate(summary))
+                mailbox.post(.gallery(try await engine.galleryEntries()))
+            } catch {
+                mailbox.post(.galleryUpdateFailed("\(error)"))
             }
         }
     }
@@ -204,6 +220,13 @@ private final class EventLoop {
             state.galleryLoaded(entries)
         case .galleryFailed(let m):
             state.galleryFailed(m)
+        case .galleryUpdate(let p):
+            // Turns sent while photos were still being indexed are retrieved again once
+            // the index is complete, so nothing typed during start-up is left unanswered.
+            if state.galleryUpdateFinished(p), !state.turns.isEmpty { perform(state.startRetrieval()) }
+        case .galleryUpdateFailed(let m):
+            state.galleryUpdate = nil
+            state.statusMessage = "indexing failed: \(m)"
         case .thumbnailReady:
             break
         case .message(let m):

@@ -131,6 +131,8 @@ public struct TUIState: Sendable {
     public var engineReady: Bool
     /// Number of gallery photos, once known.
     public var gallerySize: Int? = nil
+    /// Background indexing under way (nil when idle).
+    public var galleryUpdate: GalleryUpdateProgress? = nil
     public var shouldQuit = false
 
     /// Speaker of the user's turns.
@@ -211,6 +213,20 @@ public struct TUIState: Sendable {
         gallery.loading = false
         gallery.loadError = nil
         gallerySize = entries.count
+    }
+
+    /// Records indexing progress; returns true when this report ends a run that changed
+    /// the index (so the caller retrieves the dialogue again over the complete gallery).
+    public mutating func galleryUpdateFinished(_ progress: GalleryUpdateProgress) -> Bool {
+        guard progress.phase == .finished else {
+            galleryUpdate = progress
+            return false
+        }
+        galleryUpdate = nil
+        if progress.problems > 0 {
+            statusMessage = "\(progress.problems) file\(progress.problems == 1 ? "" : "s") could not be indexed (run `dialclip index` for details)"
+        }
+        return progress.done > 0
     }
 
     public mutating func galleryFailed(_ message: String) {

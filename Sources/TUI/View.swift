@@ -420,7 +420,12 @@ public struct View {
     func statusText(_ state: TUIState) -> String {
         var parts: [String] = []
         parts.append("model: " + (state.modelName.isEmpty ? "?" : TextWidth.sanitize(state.modelName)))
-        if let n = state.gallerySize { parts.append("gallery: \(n)") }
+        if let u = state.galleryUpdate {
+            switch u.phase {
+            case .scanning: parts.append("scanning \(u.found) photos\(ellipsis)")
+            default: parts.append("indexing \(u.done)/\(u.total)\(ellipsis)")
+            }
+        } else if let n = state.gallerySize { parts.append("gallery: \(n)") }
         if !state.engineReady { parts.append("loading model\(ellipsis)") }
         else if state.retrieving { parts.append("retrieving\(ellipsis)") }
         else if let r = state.result { parts.append(String(format: "%.0f ms", r.latencySeconds * 1000)) }

@@ -279,3 +279,30 @@ final class StateTests: XCTestCase {
         XCTAssertEqual(KeyDecoder.decode(status: 0, value: 0x61), .char("a"))
     }
 }
+
+/// Background indexing (`--gallery DIR`): what the status bar says while it runs and after.
+final class GalleryUpdateStatusTests: XCTestCase {
+    func testStatusBarFollowsIndexingAndAsksForARetrievalWhenPhotosWereAdded() {
+        let view = View(options: RenderOptions(asciiOnly: true))
+        var s = TUIState(modelName: "m")
+        s.gallerySize = 0
+        XCTAssertFalse(s.galleryUpdateFinished(GalleryUpdateProgress(phase: .scanning, found: 12)))
+        XCTAssertTrue(view.statusText(s).contains("scanning 12 photos"), view.statusText(s))
+        XCTAssertFalse(s.galleryUpdateFinished(GalleryUpdateProgress(phase: .indexing, found: 254, done: 37, total: 254)))
+        XCTAssertTrue(view.statusText(s).contains("indexing 37/254"), view.statusText(s))
+        XCTAssertFalse(view.statusText(s).contains("gallery:"), "the count is shown once indexing is done")
+
+        XCTAssertTrue(s.galleryUpdateFinished(GalleryUpdateProgress(phase: .finished, found: 254, done: 252, total: 252, problems: 2)))
+        XCTAssertNil(s.galleryUpdate)
+        XCTAssertEqual(s.statusMessage, "2 files could not be indexed (run `dialclip index` for details)")
+        s.galleryLoaded((0..<252).map { GalleryEntry(path: "/p/\($0).jpg", caption: "", category: nil) })
+        XCTAssertTrue(view.statusText(s).contains("gallery: 252"), view.statusText(s))
+        XCTAssertFalse(view.statusText(s).contains("indexing"))
+    }
+
+    func testNothingChangedNeedsNoNewRetrieval() {
+        var s = TUIState(modelName: "m")
+        XCTAssertFalse(s.galleryUpdateFinished(GalleryUpdateProgress(phase: .finished, found: 254)))
+        XCTAssertNil(s.statusMessage)
+    }
+}
