@@ -1,5 +1,6 @@
 import ArgumentParser
 import DialCLIP
+import DCAR
 import Engine
 import Foundation
 import Models
@@ -77,14 +78,27 @@ struct Train: AsyncCommand {
     @Option(name: .long, help: "Random seed.")
     var seed: UInt64 = 0
 
+    @Flag(name: .customLong("category-negatives"), help: "gallery task: DCAR's category-aware negatives (swapped category/attribute captions, weight 1+alpha).")
+    var categoryNegatives = false
+
+    @Option(name: .customLong("negatives-per-caption"), help: "gallery task: negative captions per training caption (K).")
+    var negativesPerCaption: Int = 4
+
+    @Option(name: .customLong("category-alpha"), help: "gallery task: extra weight alpha of same-category non-matching captions.")
+    var categoryAlpha: Float = 0.5
+
     @Flag(name: .long, help: "Progress as JSON lines.")
     var json = false
 
     func validate() throws {
         if task == .gallery {
             guard gallery != nil else { throw ValidationError("--task gallery needs --gallery DIR") }
+            guard negativesPerCaption >= 1, categoryAlpha.isFinite, categoryAlpha > -1 else {
+                throw ValidationError("--negatives-per-caption must be ≥ 1 and --category-alpha finite and > -1")
+            }
             return
         }
+        guard !categoryNegatives else { throw ValidationError("--category-negatives applies to --task gallery") }
         guard !photo.isEmpty || !reply.isEmpty else { throw ValidationError("give at least one --photo or --reply dialogue file") }
         guard tokens >= 8, epochs >= 1, contextPrompts >= 0, domainPrompts >= 0, promptedLayers >= 0 else {
             throw ValidationError("--tokens ≥ 8, --epochs ≥ 1, prompt counts ≥ 0")
@@ -125,7 +139,20 @@ extension Train {
     /// dialclip-mini: the image tower trained into the frozen MiniLM space.
     func trainGallery() throws {
         let text = try MiniLMEncoder()
-        let result = try MiniTrainer.train(config: MiniTrainingConfig(), galleryDir: gallery!, extraDir: extra, output: out,
+        var config = MiniTrainingConfig()
+        if categoryNegatives {
+            let k = negativesPerCaption
+            config.categoryNegatives = MiniCategoryNegatives(alpha: categoryAlpha, perCaption: k) { captions, categories in
+                // The swap vocabulary comes from the training captions and categories only.
+                let builder = NegativeCaptionBuilder(vocabulary: CaptionVocabulary(captions: captions, categories: categories))
+                return { caption, category in
+                    builder.negatives(for: caption, category: category.isEmpty ? nil : category, count: k, seed: 20_240_611).map {
+                        MiniNegativeCaption(text: $0.text, category: $0.swappedInCategory ?? (category.isEmpty ? nil : category))
+                    }
+                }
+            }
+        }
+        let result = try MiniTrainer.train(config: config, galleryDir: gallery!, extraDir: extra, output: out,
                                            textEncoder: { try text.embed(texts: $0) },
                                            reporter: ProgressReporter.automatic(json: json), log: { printError($0) })
         var summary: [String: Any] = ["checkpoint": out, "seconds": result.seconds]

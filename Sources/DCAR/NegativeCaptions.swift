@@ -60,6 +60,9 @@ public struct NegativeCaption: Sendable, Equatable {
     /// The words that were replaced and what replaced them.
     public var original: String
     public var replacement: String
+    /// For a category swap, the vocabulary's category term swapped in (singular, lower
+    /// case, even when the caption needed the plural); nil for other swaps.
+    public var swappedInCategory: String? = nil
 }
 
 /// DCAR's category-level negatives (DESIGN.md §5.4): from a caption, K captions that differ
@@ -81,6 +84,8 @@ public struct NegativeCaptionBuilder: Sendable {
         var range: Range<Int>          // UTF-8 bytes in the analysed caption
         var original: String
         var candidates: [String]
+        /// Category slots: candidate (lower case) → the category term it renders.
+        var categoryOf: [String: String] = [:]
     }
 
     /// Up to `count` distinct negatives of `caption` (fewer when the vocabulary cannot make
@@ -108,8 +113,11 @@ public struct NegativeCaptionBuilder: Sendable {
             let others = vocabulary.categories.filter { c in
                 c.split(separator: " ").map { AttributeChunker.singular(String($0)) }.joined(separator: " ") != termSingular
             }
-            let candidates = others.map { isPlural ? pluralise($0) : $0 }.map { matchCase($0, like: mention) }
-            if !candidates.isEmpty { slots.append(Slot(swap: .category, range: r, original: mention, candidates: candidates)) }
+            let rendered = others.map { (term: $0, text: matchCase(isPlural ? pluralise($0) : $0, like: mention)) }
+            if !rendered.isEmpty {
+                slots.append(Slot(swap: .category, range: r, original: mention, candidates: rendered.map(\.text),
+                                  categoryOf: Dictionary(rendered.map { ($0.text.lowercased(), $0.term) }, uniquingKeysWith: { a, _ in a })))
+            }
         }
 
         // Attribute words and plain phrases.
@@ -147,7 +155,8 @@ public struct NegativeCaptionBuilder: Sendable {
                 let before = fixArticle(String(decoding: bytes[..<slot.range.lowerBound], as: UTF8.self), next: replacement)
                 let newText = before + replacement + String(decoding: bytes[slot.range.upperBound...], as: UTF8.self)
                 if used.insert(newText.lowercased()).inserted {
-                    out.append(NegativeCaption(text: newText, swap: slot.swap, original: slot.original, replacement: replacement))
+                    out.append(NegativeCaption(text: newText, swap: slot.swap, original: slot.original, replacement: replacement,
+                                               swappedInCategory: slot.categoryOf[replacement.lowercased()]))
                 }
             }
         }

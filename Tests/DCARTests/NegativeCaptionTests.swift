@@ -43,6 +43,8 @@ final class NegativeCaptionTests: XCTestCase {
         // The category mention is replaced by another gallery category or label.
         let cat = negs.first { $0.swap == .category }!
         XCTAssertTrue(v.categories.contains(cat.replacement.lowercased()), cat.replacement)
+        XCTAssertEqual(cat.swappedInCategory, cat.replacement.lowercased())
+        XCTAssertTrue(negs.filter { $0.swap != .category }.allSatisfy { $0.swappedInCategory == nil })
         // Deterministic for a seed, different for another.
         XCTAssertEqual(negs, builder.negatives(for: caption, category: "car", count: 8, seed: 7))
         XCTAssertNotEqual(negs, builder.negatives(for: caption, category: "car", count: 8, seed: 8))
@@ -53,6 +55,10 @@ final class NegativeCaptionTests: XCTestCase {
         let b = NegativeCaptionBuilder(vocabulary: v)
         let negs = b.negatives(for: "Horses on a hill.", category: "horse", count: 5, seed: 1)
         XCTAssertEqual(Set(negs.map(\.text)), ["Cats on a hill.", "Buses on a hill."])
+        // The category a swapped caption names is the singular vocabulary term (what the
+        // training loss compares with the photo's category), not the rendered plural.
+        XCTAssertEqual(Dictionary(negs.map { ($0.text, $0.swappedInCategory ?? "-") }, uniquingKeysWith: { a, _ in a }),
+                       ["Cats on a hill.": "cat", "Buses on a hill.": "bus"])
         // Articles follow the replacement.
         let v2 = CaptionVocabulary(categories: ["dog", "owl"], attributeWords: [:], phrases: [:])
         XCTAssertEqual(NegativeCaptionBuilder(vocabulary: v2).negatives(for: "A dog and a cat", category: "dog", count: 3, seed: 1).map(\.text),

@@ -146,6 +146,45 @@ final class MiniTrainingTests: XCTestCase {
         XCTAssertEqual(try MiniModel(path: output).metadata["train.category_negatives_alpha"], "0.5")
     }
 
+    /// The swap vocabulary is prepared from training captions only: held-out photos'
+    /// captions never reach `prepare`, and K is recorded in the weights' metadata.
+    func testNegativesArePreparedFromTrainingCaptionsOnly() throws {
+        let gallery = try Self.makeGallery(perColour: 6)
+        defer { try? FileManager.default.removeItem(at: gallery) }
+        // One caption per photo, so a held-out photo's caption exists nowhere else.
+        let jsonl = gallery.appendingPathComponent("gallery.jsonl")
+        var captionOf: [String: String] = [:]
+        let lines = try String(contentsOf: jsonl, encoding: .utf8).split(separator: "\n").map { line -> String in
+            var o = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            let file = try XCTUnwrap(o["file"] as? String)
+            let caption = "a \(o["category"] as? String ?? "") picture, photo \((file as NSString).lastPathComponent)"
+            captionOf[file] = caption
+            o["captions"] = [caption]
+            return String(decoding: try JSONSerialization.data(withJSONObject: o), as: UTF8.self)
+        }
+        try lines.joined(separator: "\n").write(to: jsonl, atomically: true, encoding: .utf8)
+
+        let output = gallery.appendingPathComponent("mini.safetensors").path
+        var config = tinyConfig()
+        config.epochs = 1
+        final class Seen: @unchecked Sendable { var captions: [String] = []; var categories: [String] = [] }
+        let seen = Seen()
+        config.categoryNegatives = MiniCategoryNegatives(alpha: 0.25, perCaption: 2) { captions, categories in
+            seen.captions = captions; seen.categories = categories
+            return { caption, category in [MiniNegativeCaption(text: caption + " at night", category: category)] }
+        }
+        let result = try MiniTrainer.train(config: config, galleryDir: gallery.path, extraDir: nil, output: output, textEncoder: Self.fakeText)
+        let heldOut = Set(result.validationFiles)
+        XCTAssertFalse(heldOut.isEmpty)
+        let expected = Set(captionOf.filter { !heldOut.contains($0.key) }.values)
+        XCTAssertEqual(Set(seen.captions), expected, "prepare sees exactly the training captions")
+        XCTAssertEqual(seen.captions.count, seen.categories.count)
+        XCTAssertTrue(zip(seen.captions, seen.categories).allSatisfy { $0.contains("a \($1) picture") }, "each caption comes with its photo's category")
+        let metadata = try MiniModel(path: output).metadata
+        XCTAssertEqual(metadata["train.category_negatives_alpha"], "0.25")
+        XCTAssertEqual(metadata["train.category_negatives_per_caption"], "2")
+    }
+
     func testNaNLossStopsTrainingAndKeepsTheLastGoodCheckpoint() throws {
         let gallery = try Self.makeGallery(perColour: 6)
         defer { try? FileManager.default.removeItem(at: gallery) }

@@ -20,11 +20,21 @@ public struct MiniNegativeCaption: Sendable, Equatable {
 /// the negatives of its captions — and every non-positive pair whose caption category
 /// equals the image's category gets weight `1 + alpha` in the contrastive loss.
 public struct MiniCategoryNegatives: Sendable {
+    public typealias Builder = @Sendable (_ caption: String, _ category: String) -> [MiniNegativeCaption]
     public var alpha: Float
-    /// (caption, the photo's category) → negatives; called once per training caption.
-    public var build: @Sendable (_ caption: String, _ category: String) -> [MiniNegativeCaption]
-    public init(alpha: Float, build: @escaping @Sendable (String, String) -> [MiniNegativeCaption]) {
-        self.alpha = alpha; self.build = build
+    /// Negatives per caption the builder is asked for (recorded in the weights' metadata).
+    public var perCaption: Int
+    /// Called once with the training captions and their photos' categories (held-out photos
+    /// never appear), so the swap vocabulary comes from the training data only; returns the
+    /// (caption, category) → negatives builder, called once per training caption.
+    public var prepare: @Sendable (_ captions: [String], _ categories: [String]) -> Builder
+
+    public init(alpha: Float, perCaption: Int = 0, build: @escaping Builder) {
+        self.alpha = alpha; self.perCaption = perCaption; self.prepare = { _, _ in build }
+    }
+
+    public init(alpha: Float, perCaption: Int, prepare: @escaping @Sendable ([String], [String]) -> Builder) {
+        self.alpha = alpha; self.perCaption = perCaption; self.prepare = prepare
     }
 }
 
@@ -76,7 +86,10 @@ public struct MiniTrainingConfig: Sendable {
             "train.augmentation": "crop scale \(augmentation.cropScale), aspect \(augmentation.cropAspect), flip \(augmentation.flipProbability), brightness/contrast/saturation ±\(augmentation.brightness)/\(augmentation.contrast)/\(augmentation.saturation), cut-out background replaced with p \(augmentation.backgroundReplacement), enabled \(augmentation.enabled)",
             "train.optimizer": "AdamW beta (0.9, 0.999), eps 1e-8, warm-up + cosine",
         ]
-        if let c = categoryNegatives { m["train.category_negatives_alpha"] = "\(c.alpha)" }
+        if let c = categoryNegatives {
+            m["train.category_negatives_alpha"] = "\(c.alpha)"
+            m["train.category_negatives_per_caption"] = "\(c.perCaption)"
+        }
         return m
     }
 }
@@ -227,8 +240,9 @@ public enum MiniTrainer {
         if let dcar = config.categoryNegatives {
             var texts: [String] = [], index: [String: Int] = [:]
             let categoryOfCaption = Dictionary(examples.flatMap { e in e.captionIDs.map { ($0, e.category) } }, uniquingKeysWith: { a, _ in a })
+            let build = dcar.prepare(captionTexts, captionTexts.indices.map { categoryOfCaption[$0] ?? "" })
             for (id, text) in captionTexts.enumerated() {
-                for n in dcar.build(text, categoryOfCaption[id] ?? "") where captionIndex[n.text] == nil {
+                for n in build(text, categoryOfCaption[id] ?? "") where captionIndex[n.text] == nil {
                     let j: Int
                     if let k = index[n.text] { j = k } else { j = texts.count; index[n.text] = j; texts.append(n.text); negativeCategory.append(n.category) }
                     if !negativeColumns[id].contains(j) { negativeColumns[id].append(j) }
