@@ -53,6 +53,7 @@ summary=()
 for t in "${targets[@]}"; do
     corpus="$OUT/corpus/$t"; artifacts="$OUT/artifacts/$t/"; log="$OUT/logs/$t.log"
     mkdir -p "$corpus" "$artifacts"
+    stamp="$(mktemp)"   # only artifacts written by this run count as findings
     limit=(-max_total_time="$SECONDS_PER_TARGET")
     [ -n "$RUNS" ] && limit+=(-runs="$RUNS")
     echo "fuzz: running $t (${RUNS:+$RUNS runs or }$SECONDS_PER_TARGET s); log $log" >&2
@@ -67,12 +68,18 @@ for t in "${targets[@]}"; do
     runs="$(grep -Eo 'stat::number_of_executed_units: *[0-9]+' "$log" | grep -Eo '[0-9]+$' | tail -1)"
     secs="$(grep -Eo 'Done [0-9]+ runs in [0-9]+ second' "$log" | grep -Eo 'in [0-9]+' | grep -Eo '[0-9]+' | tail -1)"
     cov="$(grep -Eo 'cov: [0-9]+' "$log" | tail -1 | grep -Eo '[0-9]+')"
-    found="$(ls -A "$artifacts" | wc -l)"
+    found="$(find "$artifacts" -type f -newer "$stamp" | wc -l)"
+    rm -f "$stamp"
     verdict=ok
     if [ "$rc" -ne 0 ] || [ "$found" -gt 0 ]; then verdict="FOUND ($found file(s) in $artifacts, exit $rc)"; status=1; fi
     summary+=("$(printf '%-12s %12s %8s %8s  %s' "$t" "${runs:-?}" "${secs:-?}" "${cov:-?}" "$verdict")")
 done
-rm -rf /dev/shm/dialclip-fuzz-* 2>/dev/null || true
+# Scratch folders of fuzzers that died without cleaning up; a folder whose process still
+# runs belongs to another fuzz.sh (wiping it once stopped a parallel 30-minute run).
+for d in /dev/shm/dialclip-fuzz-*; do
+    [ -d "$d" ] || continue
+    kill -0 "${d##*-}" 2>/dev/null || rm -rf "$d"
+done
 printf '%-12s %12s %8s %8s  %s\n' target executions seconds coverage result
 printf '%s\n' "${summary[@]}"
 exit $status

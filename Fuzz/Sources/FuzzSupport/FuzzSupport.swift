@@ -31,8 +31,8 @@ public enum FuzzSupport {
         let path = "\(scratchDirectory)/\(name)"
         var fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         if fd < 0 && errno == ENOENT {
-            // Something outside the fuzzer emptied the scratch tmpfs (a cleaner wiped
-            // /dev/shm mid-run once): that is the environment, not a finding — recreate it.
+            // Something outside the fuzzer removed the scratch folder (a parallel fuzz.sh's
+            // cleanup did, before it learned to spare live fuzzers): not a finding — recreate it.
             try? FileManager.default.createDirectory(atPath: scratchDirectory, withIntermediateDirectories: true)
             fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         }
