@@ -21,6 +21,47 @@ public enum BLAS {
         c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
         if m == 0 || n == 0 { return }
+        _ = singleThreadedOpenBLAS
+        let work = m * n * max(k, 1)
+        let rowWorkers = blocks(along: m, work: work)
+        let shared = UncheckedSendable((a, b, c))
+        if rowWorkers >= 2 {
+            // Row blocks of C on our own threads, one single-threaded sgemm each: op(A)'s
+            // row r starts at a + r·lda (stored as is) or a + r (stored transposed).
+            let block = (m + rowWorkers - 1) / rowWorkers
+            DispatchQueue.concurrentPerform(iterations: rowWorkers) { w in
+                let (a, b, c) = shared.value
+                let r0 = w * block, rows = min(block, m - r0)
+                guard rows > 0 else { return }
+                sgemm(transA, transB, m: rows, n: n, k: k, alpha: alpha,
+                      a: transA == .none ? a + r0 * lda : a + r0, lda: lda, b: b, ldb: ldb,
+                      beta: beta, c: c + r0 * ldc, ldc: ldc)
+            }
+            return
+        }
+        // Column blocks pay for packing op(A) twice; only worth it for wide products.
+        let columnWorkers = work >= 1 << 23 ? blocks(along: n, work: work) : 1
+        if columnWorkers >= 2 {
+            // Few rows (batch 1) but wide weights: column blocks instead; op(B)'s column j
+            // starts at b + j (stored as is) or b + j·ldb (stored transposed).
+            let block = ((n + columnWorkers - 1) / columnWorkers + 15) / 16 * 16
+            DispatchQueue.concurrentPerform(iterations: columnWorkers) { w in
+                let (a, b, c) = shared.value
+                let c0 = w * block, cols = min(block, n - c0)
+                guard cols > 0 else { return }
+                sgemm(transA, transB, m: m, n: cols, k: k, alpha: alpha, a: a, lda: lda,
+                      b: transB == .none ? b + c0 : b + c0 * ldb, ldb: ldb,
+                      beta: beta, c: c + c0, ldc: ldc)
+            }
+            return
+        }
+        sgemm(transA, transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+    }
+
+    @inline(__always)
+    static func sgemm(_ transA: Transpose, _ transB: Transpose, m: Int, n: Int, k: Int, alpha: Float,
+                      a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                      beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
         cblas_sgemm(
             CblasRowMajor,
             transA == .none ? CblasNoTrans : CblasTrans,
@@ -29,15 +70,25 @@ public enum BLAS {
             alpha, a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
     }
 
-    /// Number of threads OpenBLAS uses for large products.
-    public static var threads: Int {
-        get { Int(openblas_get_num_threads()) }
+    /// OpenBLAS runs single-threaded; dialclip splits large products into row blocks on
+    /// its own threads instead. OpenBLAS's idle workers busy-wait (`sched_yield`) after
+    /// every call and then fought our element-wise and attention threads for the same two
+    /// cores: MiniLM batch 1 fell to 2–3 sentences/s on a loaded machine (12–14 with the
+    /// workers sleeping at once), and ~20 % of a reply eval's CPU time went to the kernel.
+    static let singleThreadedOpenBLAS: Void = { openblas_set_num_threads(1) }()
+
+    /// How many blocks a product of `work` multiply-adds is split into along a dimension of
+    /// `extent` (rows first, else columns): one per thread, but only when each block stays
+    /// big enough to run at full speed (attention heads and other small products stay on
+    /// the calling thread).
+    static func blocks(along extent: Int, work: Int) -> Int {
+        let threads = Parallelism.elementwiseThreads
+        guard threads > 1, work >= 1 << 21, extent >= 64 else { return 1 }
+        return min(threads, extent / 32)
     }
 
-    /// Sets the OpenBLAS thread count (default: the number of cores).
-    public static func setThreads(_ n: Int) {
-        openblas_set_num_threads(Int32(max(1, n)))
-    }
+    /// Threads large products are split over (`Parallelism`; OpenBLAS itself runs one).
+    public static var threads: Int { Parallelism.elementwiseThreads }
 
     /// The kernel family OpenBLAS chose at load time (e.g. "Haswell", "SkylakeX", "Prescott").
     public static var coreName: String {

@@ -1,4 +1,5 @@
 import CBLAS
+import Foundation
 
 extension BLAS {
     /// y[m] = alpha · op(A) · x + beta · y for a row-major A [m×n] (lda ≥ n).
@@ -15,7 +16,21 @@ extension BLAS {
         y: UnsafeMutablePointer<Float>
     ) {
         if m == 0 || n == 0 { return }
-        cblas_sgemv(CblasRowMajor, transA == .none ? CblasNoTrans : CblasTrans,
-                    blasint(m), blasint(n), alpha, a, blasint(lda), x, 1, beta, y, 1)
+        _ = singleThreadedOpenBLAS
+        // Memory-bound: halves of a tall matrix on two threads read twice the bandwidth.
+        let workers = transA == .none ? blocks(along: m, work: m * n) : 1
+        if workers < 2 {
+            cblas_sgemv(CblasRowMajor, transA == .none ? CblasNoTrans : CblasTrans,
+                        blasint(m), blasint(n), alpha, a, blasint(lda), x, 1, beta, y, 1)
+            return
+        }
+        let block = (m + workers - 1) / workers
+        let shared = UncheckedSendable((a, x, y))
+        DispatchQueue.concurrentPerform(iterations: workers) { w in
+            let (a, x, y) = shared.value
+            let r0 = w * block, rows = min(block, m - r0)
+            guard rows > 0 else { return }
+            cblas_sgemv(CblasRowMajor, CblasNoTrans, blasint(rows), blasint(n), alpha, a + r0 * lda, blasint(lda), x, 1, beta, y + r0, 1)
+        }
     }
 }

@@ -152,12 +152,8 @@ public enum Ops {
             for pair in 0..<pairs { body(pair, scores) }
             return
         }
-        // The per-head products are small: run them side by side, one BLAS thread each,
-        // rather than letting OpenBLAS split each tiny product (pairs write disjoint
-        // output columns, so they never race).
-        let blasThreads = BLAS.threads
-        BLAS.setThreads(1)
-        defer { BLAS.setThreads(blasThreads) }
+        // The per-head products are small: run them side by side (each stays on its
+        // thread, see `BLAS.blocks(along:work:)`; pairs write disjoint output columns, never racing).
         withoutActuallyEscaping(body) { escapable in
             let shared = UncheckedSendable(escapable)
             DispatchQueue.concurrentPerform(iterations: workers) { w in
@@ -177,8 +173,8 @@ public struct UncheckedSendable<Value>: @unchecked Sendable {
     public init(_ value: Value) { self.value = value }
 }
 
-/// How many threads element-wise kernels use (defaults to the core count; set together
-/// with `BLAS.setThreads` so the two pools never oversubscribe).
+/// How many threads element-wise kernels and split matrix products use (defaults to the
+/// core count; OpenBLAS itself stays single-threaded, so the pools never oversubscribe).
 public enum Parallelism {
     nonisolated(unsafe) private static var _threads = ProcessInfo.processInfo.activeProcessorCount
     private static let lock = NSLock()
@@ -188,10 +184,9 @@ public enum Parallelism {
         return _threads
     }
 
-    /// Sets both the element-wise and the BLAS thread counts.
+    /// Sets the thread count of element-wise kernels and of split matrix products.
     public static func setThreads(_ n: Int) {
         lock.lock(); _threads = max(1, n); lock.unlock()
-        BLAS.setThreads(n)
     }
 }
 
