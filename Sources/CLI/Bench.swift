@@ -101,15 +101,28 @@ struct Bench: AsyncCommand {
             log("MiniLM …")
             let words = turns.joined(separator: " ").split(separator: " ")
             let sentences = (0..<32).map { i in words[(i * 20)..<(i * 20 + 20)].joined(separator: " ") }
+            let lengths = sentences.map { encoder.tokenizer.encode($0).count }
             for batch in [1, 32] {
                 let input = Array(sentences.prefix(batch))
                 let t = try Benchmarks.median(warmup: 1, runs: runs) { _ = try encoder.embed(texts: input) }
                 let ours = Double(batch) / t
                 let ref = reference.rows["minilm_b\(batch)_torch_sent_per_s"]
+                let used = lengths.prefix(batch)
                 rows.append(BenchRow(name: "minilm_b\(batch)_vs_pytorch", ours: ours,
                                      reference: ref == nil ? reference.unavailableReason("pytorch") : "pytorch \(reference.version("pytorch"))",
-                                     referenceValue: ref, unit: "sentences/s", speedup: ref.map { ours / $0 }))
+                                     referenceValue: ref, unit: "sentences/s", speedup: ref.map { ours / $0 },
+                                     note: "ours: real 20-word sentences incl. tokenisation, \(used.min() ?? 0)–\(used.max() ?? 0) tokens (padded to the longest); reference: random ids, 28 tokens"))
             }
+            // Like for like with the reference: 32 × 28 random token ids, no tokenisation.
+            var idRNG = SeededGenerator(seed: 28)
+            let ids28 = (0..<32).map { _ in [101] + (0..<26).map { _ in 1000 + Int(idRNG.next() % 29_000) } + [102] }
+            let t28 = try Benchmarks.median(warmup: 1, runs: runs) { _ = try encoder.model.encode(ids: ids28) }
+            let ours28 = 32 / t28
+            let ref32 = reference.rows["minilm_b32_torch_sent_per_s"]
+            rows.append(BenchRow(name: "minilm_b32_28tok_vs_pytorch", ours: ours28,
+                                 reference: ref32 == nil ? reference.unavailableReason("pytorch") : "pytorch \(reference.version("pytorch"))",
+                                 referenceValue: ref32, unit: "sentences/s", speedup: ref32.map { ours28 / $0 },
+                                 note: "both: 32 sequences of 28 token ids, no tokenisation"))
         } else {
             log("MiniLM not installed (Scripts/setup.sh): skipping its rows")
         }

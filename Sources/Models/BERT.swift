@@ -111,16 +111,33 @@ public final class BERTModel: @unchecked Sendable {
         }
         let order = (0..<n).sorted { ids[$0].count < ids[$1].count }
         let op = out.mutablePointer
-        var start = 0
-        while start < n {
-            let chunk = Array(order[start..<min(n, start + max(1, batchSize))])
-            start += chunk.count
+        for chunk in Self.lengthGroups(order.map { ids[$0].count }, maxBatch: batchSize).map({ $0.map { order[$0] } }) {
             let pooled = encodeBatch(chunk.map { ids[$0] })
             for (row, original) in chunk.enumerated() {
                 (op + original * w).update(from: pooled.pointer + row * w, count: w)
             }
         }
         return out
+    }
+
+    /// Splits ascending `lengths` into consecutive batches of at most `maxBatch` whose
+    /// padding (every sequence padded to the batch's longest) wastes at most a quarter of
+    /// the work — 32 chat sentences of 22–48 tokens padded to 48 did 1.7× the useful work —
+    /// while keeping batches of at least 256 tokens whole so products stay efficient.
+    static func lengthGroups(_ lengths: [Int], maxBatch: Int) -> [Range<Int>] {
+        var groups: [Range<Int>] = []
+        var start = 0, sum = 0
+        for (i, len) in lengths.enumerated() {
+            let count = i - start
+            let padded = (count + 1) * len, useful = sum + len
+            if count > 0 && (count >= max(1, maxBatch) || (padded > useful + useful / 4 && count * lengths[i - 1] >= 256)) {
+                groups.append(start..<i)
+                start = i; sum = 0
+            }
+            sum += len
+        }
+        if start < lengths.count { groups.append(start..<lengths.count) }
+        return groups
     }
 
     /// Hidden states after the embedding LayerNorm (index 0) and after each layer, for
