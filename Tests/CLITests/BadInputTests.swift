@@ -211,16 +211,28 @@ final class BadInputTests: XCTestCase {
     func testKilledIndexCommandLosesNoCommittedEntry() throws {
         let g = try photos(254, in: "g")
         let db = dir.appendingPathComponent("kill.sqlite").path
-        var rng = SystemRandomNumberGenerator()
-        var midRun = 0
-        for round in 0..<6 {
+        func start(_ database: String) throws -> Process {
             let p = Process()
             p.executableURL = URL(fileURLWithPath: try Self.binary())
-            p.arguments = ["index", g, "--db", db, "--model", model, "--json"]
+            p.arguments = ["index", g, "--db", database, "--model", model, "--json"]
             p.standardOutput = FileHandle.nullDevice
             p.standardError = FileHandle.nullDevice
             try p.run()
-            usleep(UInt32.random(in: 100_000...900_000, using: &rng))
+            return p
+        }
+        // Kill points are drawn from the duration of an uninterrupted run on this machine
+        // (a fixed window missed every run once the indexer got faster).
+        let t0 = Date()
+        let calibration = try start(dir.appendingPathComponent("calibration.sqlite").path)
+        calibration.waitUntilExit()
+        let full = Date().timeIntervalSince(t0)
+        var rng = SystemRandomNumberGenerator()
+        var midRun = 0
+        for round in 0..<6 {
+            // A fresh database each round (the last one is then resumed to completion).
+            for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: db + suffix) }
+            let p = try start(db)
+            usleep(UInt32(full * Double.random(in: 0.15...0.85, using: &rng) * 1e6))
             let before = FileManager.default.fileExists(atPath: db)
                 ? Set((try? GalleryIndex(path: db).items(kind: .image).map(\.path)) ?? []) : []
             if p.isRunning { kill(p.processIdentifier, SIGKILL); midRun += 1 }
