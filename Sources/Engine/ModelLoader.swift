@@ -88,14 +88,23 @@ public final class ModelGalleryEncoder: GalleryEncoder, @unchecked Sendable {
     public init(model: ImageTextModel) { self.model = model }
 
     public func encodeImages(paths: [String]) throws -> [Result<[Float], Error>] {
-        var decoded: [(Int, RGBImage)] = []
         var results = [Result<[Float], Error>](repeating: .failure(ImagingError.invalidArgument("not encoded")), count: paths.count)
-        for (i, p) in paths.enumerated() {
-            do {
-                // Decode near the model's input size: DCT scaling keeps huge photos cheap.
-                decoded.append((i, try ImageDecoder.decode(path: p, options: decodeOptions)))
-            } catch {
-                results[i] = .failure(error)
+        // Decode near the model's input size (DCT scaling keeps huge photos cheap), the
+        // batch's files side by side: decoding alone left the second core idle while
+        // indexing (end-to-end was 1.27x the encode-only time).
+        var images = [Result<RGBImage, Error>](repeating: .failure(ImagingError.invalidArgument("not decoded")), count: paths.count)
+        let options = decodeOptions
+        images.withUnsafeMutableBufferPointer { slots in
+            let shared = UncheckedSendable(slots)
+            DispatchQueue.concurrentPerform(iterations: paths.count) { i in
+                shared.value[i] = Result { try ImageDecoder.decode(path: paths[i], options: options) }
+            }
+        }
+        var decoded: [(Int, RGBImage)] = []
+        for (i, r) in images.enumerated() {
+            switch r {
+            case .success(let image): decoded.append((i, image))
+            case .failure(let error): results[i] = .failure(error)
             }
         }
         guard !decoded.isEmpty else { return results }
