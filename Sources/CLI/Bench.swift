@@ -150,7 +150,9 @@ struct Bench: AsyncCommand {
         let decodeOnly = try Benchmarks.median(warmup: 0, runs: 1) { images = try photos.map { try ImageDecoder.decode(path: $0) } }
         rows.append(BenchRow(name: "index_decode_only", ours: Double(photos.count) / decodeOnly, unit: "photos/s",
                              note: "JPEG decode at full size (as Pillow), \(photos.count) bundled photos"))
-        let encodeOnly = try Benchmarks.median(warmup: 0, runs: 1) {
+        // Median of 3 (quick: 1) for both sides: single runs of ~1 s varied by ±10 % here.
+        let indexRuns = quick ? 1 : 3
+        let encodeOnly = try Benchmarks.median(warmup: 0, runs: indexRuns) {
             var start = 0
             while start < images.count { _ = try models.image.embed(images: Array(images[start..<min(images.count, start + 32)])); start += 32 }
         }
@@ -158,10 +160,11 @@ struct Bench: AsyncCommand {
                              note: "image tower on decoded photos, batches of 32, \(models.displayName)"))
         let galleryDB = scratch + ".gallery"
         defer { for suffix in ["", "-wal", "-shm", ".lock"] { try? FileManager.default.removeItem(atPath: galleryDB + suffix) } }
-        let t0 = Benchmarks.now()
-        _ = try runIndexer(index: try GalleryIndex(path: galleryDB), model: models, roots: [assets.appendingPathComponent("gallery").path],
-                           options: IndexOptions(), quiet: true)
-        let endToEnd = Benchmarks.now() - t0
+        let endToEnd = try Benchmarks.median(warmup: 0, runs: indexRuns) {
+            for suffix in ["", "-wal", "-shm", ".lock"] { try? FileManager.default.removeItem(atPath: galleryDB + suffix) }
+            _ = try runIndexer(index: try GalleryIndex(path: galleryDB), model: models, roots: [assets.appendingPathComponent("gallery").path],
+                               options: IndexOptions(), quiet: true)
+        }
         rows.append(BenchRow(name: "index_gallery_vs_encode_only", ours: Double(photos.count) / endToEnd, reference: "encode only (decoded in memory)",
                              referenceValue: Double(photos.count) / encodeOnly, unit: "photos/s", speedup: encodeOnly / endToEnd,
                              note: "decode + preprocess + encode + write, \(photos.count) photos, \(models.displayName)"))
