@@ -30,11 +30,12 @@ let package = Package(
         .systemLibrary(name: "CNcursesw", path: "Sources/CNcursesw"),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         .target(name: "CImageCodecs", dependencies: ["CLibJPEG", "CLibPNG"], path: "Sources/CImageCodecs"),
+        .target(name: "CKernels", path: "Sources/CKernels", cSettings: [.unsafeFlags(["-O2"])]),
 
         // MARK: Engine, one module per concern; data flows top to bottom.
         // Numeric kernels are optimised even in debug builds: `swift test` builds debug, and
         // unoptimised SIMD code is ~100× slower (the golden tests would take minutes).
-        .target(name: "Tensor", dependencies: ["CBLAS"], swiftSettings: optimisedInDebug),
+        .target(name: "Tensor", dependencies: ["CBLAS", "CKernels"], swiftSettings: optimisedInDebug),
         .target(name: "Imaging", dependencies: ["CImageCodecs"], swiftSettings: optimisedInDebug),
         .target(name: "Tokenizers", dependencies: ["CZlib"]),
         .target(name: "Models", dependencies: ["Tensor", "Tokenizers", "Imaging"], swiftSettings: optimisedInDebug),

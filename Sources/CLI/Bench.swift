@@ -32,9 +32,15 @@ struct Bench: AsyncCommand {
     @Flag(name: .long, help: "Print JSON (DESIGN.md section 8 shape).")
     var json = false
 
+    /// Set by `bench` itself when it re-runs this binary to measure a model's resident
+    /// memory in a fresh process (freed heap is never returned, so in-process deltas lie).
+    @Option(name: .customLong("memory-probe"), help: .hidden)
+    var memoryProbe: WeightPrecision?
+
     mutating func execute() async throws {
         let n = threads ?? ProcessInfo.processInfo.activeProcessorCount
         Parallelism.setThreads(n)
+        if let memoryProbe { try MemoryProbe.run(precision: memoryProbe); return }
         let runs = quick ? 2 : 5
         var rows: [BenchRow] = []
         let reference = noReference ? ReferenceResults.unavailable("skipped (--no-reference)") : ReferenceResults.measure(threads: n)
@@ -51,12 +57,12 @@ struct Bench: AsyncCommand {
 
         // ViT-B/32 image tower, random weights
         log("ViT-B/32 image encoder …")
-        let rssBefore = Benchmarks.residentBytes() ?? 0
         let model = CLIPModel(randomWeights: config)
-        let rssAfter = Benchmarks.residentBytes() ?? 0
+        var imageTimes: [Int: Double] = [:]
         for batch in [1, 16] {
             let pixels = Tensor(repeating: 0.1, shape: [batch, 3, 224, 224])
             let t = try Benchmarks.median(warmup: 1, runs: batch == 1 ? runs * 2 : runs) { _ = try model.encodeImages(pixels: pixels) }
+            imageTimes[batch] = t
             let imagesPerSecond = Double(batch) / t
             for (engine, key) in [("pytorch", "image_b\(batch)_torch_ms_per_image"), ("onnxruntime", "image_b\(batch)_ort_ms_per_image")] {
                 let refMs = reference.rows[key]
@@ -72,12 +78,25 @@ struct Bench: AsyncCommand {
                                      note: "effective model GFLOP/s over sgemm GFLOP/s at ViT-B/32 batch-16 shapes"))
             }
         }
+        // Resident memory, each precision in a fresh process of its own.
         let weightBytes = Double(model.parameterCount) * 4
-        if rssAfter > 0 {
-            rows.append(BenchRow(name: "vit_b32_rss_vs_fp32_weights", ours: Double(rssAfter - rssBefore) / 1e6,
+        for precision in [WeightPrecision.f32, .f16] {
+            log("ViT-B/32 resident memory (\(precision.rawValue) weights) …")
+            guard let probe = MemoryProbe.measure(precision: precision, threads: n) else { continue }
+            let suffix = precision == .f16 ? "_fp16" : ""
+            rows.append(BenchRow(name: "vit_b32\(suffix)_rss_vs_fp32_weights", ours: Double(probe) / 1e6,
                                  reference: "fp32 weight bytes", referenceValue: weightBytes / 1e6, unit: "MB",
-                                 speedup: weightBytes / Double(max(1, rssAfter - rssBefore)),
-                                 note: "random weights allocated in memory; ratio < 1 means more memory than the weights"))
+                                 speedup: weightBytes / Double(max(1, probe)),
+                                 note: "growth of VmRSS over loading (layer by layer, random weights) plus one image and one text forward, in a fresh process; speedup = fp32 weight bytes / that growth"))
+        }
+        // The price of fp16 weights: each layer is widened to fp32 right before use.
+        let halfModel = CLIPModel(randomWeights: config, precision: .f16)
+        let pixels16 = Tensor(repeating: 0.1, shape: [16, 3, 224, 224])
+        let halfTime = try Benchmarks.median(warmup: 1, runs: runs) { _ = try halfModel.encodeImages(pixels: pixels16) }
+        if let fullTime = imageTimes[16] {
+            rows.append(BenchRow(name: "image_b16_fp16_weights_vs_fp32", ours: 16 / halfTime, reference: "fp32 weights, same run",
+                                 referenceValue: 16 / fullTime, unit: "images/s", speedup: fullTime / halfTime,
+                                 note: "--fp16-weights: matrices widened to fp32 one layer at a time (F16C: \(HalfTensor.usesF16C ? "yes" : "no"))"))
         }
 
         // Real chat turns (the bundled reply pool) for the text rows.
@@ -241,3 +260,32 @@ struct ReferenceResults: CustomStringConvertible {
 func printErrorIfTTY(_ s: String) {
     if isatty(2) != 0 { printError(s) }
 }
+
+/// Resident memory of a ViT-B/32 measured in a child process (`bench --memory-probe`).
+enum MemoryProbe {
+    /// In the child: build the model, run one image and one text, print the VmRSS growth.
+    static func run(precision: WeightPrecision) throws {
+        let before = Benchmarks.residentBytes() ?? 0
+        let model = CLIPModel(randomWeights: .vitB32, precision: precision)
+        _ = try model.encodeImages(pixels: Tensor(repeating: 0.1, shape: [1, 3, 224, 224]))
+        _ = try model.encodeTexts(ids: [[CLIPModel.startOfText, 320, 1125, 539, 320, 2368, CLIPModel.endOfText]])
+        let after = Benchmarks.residentBytes() ?? 0
+        print(after - before)
+    }
+
+    /// In the parent: the child's figure in bytes, or nil when it could not run.
+    static func measure(precision: WeightPrecision, threads: Int) -> Int? {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        p.arguments = ["bench", "--memory-probe", precision.rawValue, "--threads", "\(threads)"]
+        let out = Pipe()
+        p.standardOutput = out
+        do { try p.run() } catch { return nil }
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        guard p.terminationStatus == 0 else { return nil }
+        return Int(String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+}
+
+extension WeightPrecision: ExpressibleByArgument {}

@@ -26,6 +26,8 @@ struct Chat: AsyncCommand {
     @Option(name: .long, help: "Model: dialclip-mini (default) or a CLIP checkpoint path.")
     var model: String?
 
+    @OptionGroup var weights: WeightFlags
+
     @Option(name: .long, help: "Photo folder (default: the bundled demo gallery); indexed on start.")
     var gallery: String?
 
@@ -52,7 +54,8 @@ struct Chat: AsyncCommand {
     }
 
     mutating func execute() async throws {
-        let options = EngineOptions(model: model, gallery: gallery, database: db, replies: replies, prompts: prompts)
+        let options = EngineOptions(model: model, gallery: gallery, database: db, replies: replies, prompts: prompts,
+                                    precision: weights.precision)
         let store = SessionStore(directory: SessionStore.defaultDirectory())
         if standardInputIsTerminal() && !json {
             var o = TUIOptions()

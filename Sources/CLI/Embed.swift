@@ -17,6 +17,8 @@ struct Embed: AsyncCommand {
     @Option(name: .long, help: "minilm (text only) or a CLIP checkpoint folder / .safetensors file.")
     var model: String = "minilm"
 
+    @OptionGroup var weights: WeightFlags
+
     @Option(name: .long, help: "Text to embed.")
     var text: String?
 
@@ -40,7 +42,7 @@ struct Embed: AsyncCommand {
             embedding = try encoder.embed(texts: [text])
             name = encoder.name
         case .clip(let path):
-            let clip = try CLIPModel(path: path)
+            let clip = try CLIPModel(path: path, precision: weights.precision)
             for w in clip.warnings { printError("warning: \(w)") }
             if let text {
                 embedding = try CLIPTextEncoder(model: clip, name: path, assets: try Assets.locate()).embed(texts: [text])

@@ -45,6 +45,8 @@ struct Eval: AsyncCommand {
     @Option(name: .long, help: "Text model (default minilm).")
     var model: String?
 
+    @OptionGroup var weights: WeightFlags
+
     @Flag(name: .long, help: "Print JSON (DESIGN.md section 8 shape).")
     var json = false
 
@@ -60,7 +62,7 @@ struct Eval: AsyncCommand {
     func evaluateReplies() async throws {
         guard let dialogs else { throw ValidationError("--task reply needs --dialogs FILE") }
         let dialogues = try DialogueFile.read(path: dialogs)
-        let encoder = try makeTextEmbedder(model)
+        let encoder = try makeTextEmbedder(model, precision: weights.precision)
         let poolPath = try replies ?? Assets.locate().appendingPathComponent("replies/reply_pool.txt").path
         let progress = ProgressLine(enabled: !json)
         let pool = try ReplyIndex(poolPath: poolPath, encoder: encoder) { progress.update("encoding reply pool", $0, $1) }
@@ -85,7 +87,7 @@ struct Eval: AsyncCommand {
 extension Eval {
     func evaluateGallery() async throws {
         guard let gallery else { throw ValidationError("--task gallery needs --gallery DIR (a folder with gallery.jsonl)") }
-        let models = try ModelLoader.load(model)
+        let models = try ModelLoader.load(model, precision: weights.precision)
         let floor = try (models.image as? MiniImageEncoder).map { try MiniImageEncoder.randomInit(like: $0.model) }
         let progress = ProgressLine(enabled: !json)
         var report = try GalleryEvaluation.report(galleryDir: gallery, model: models.image, floor: floor, textEmbedder: models.text) {
@@ -98,7 +100,7 @@ extension Eval {
 
     func evaluateAttributes() async throws {
         guard let gallery else { throw ValidationError("--task attributes needs --gallery DIR (a folder with gallery.jsonl)") }
-        let models = try ModelLoader.load(model)
+        let models = try ModelLoader.load(model, precision: weights.precision)
         var options = AttributeEvaluationOptions()
         if let beta { options.beta = beta }
         options.systemName = models.identity.name
@@ -110,11 +112,11 @@ extension Eval {
 }
 
 /// The text encoder a `--model` value names.
-func makeTextEmbedder(_ model: String?) throws -> TextEmbedder {
+func makeTextEmbedder(_ model: String?, precision: WeightPrecision = .f32) throws -> TextEmbedder {
     switch ModelSpec(model) {
     case .miniLM, .bundled: return try MiniLMEncoder()
     case .clip(let path):
-        let clip = try CLIPModel(path: path)
+        let clip = try CLIPModel(path: path, precision: precision)
         return try CLIPTextEncoder(model: clip, name: path, assets: try Assets.locate())
     }
 }

@@ -45,6 +45,8 @@ struct Index: AsyncCommand {
     @Option(name: .long, help: "Model: dialclip-mini (default) or a CLIP checkpoint path.")
     var model: String?
 
+    @OptionGroup var weights: WeightFlags
+
     @Option(name: .long, help: "Index database (default: $XDG_DATA_HOME/dialclip/index.sqlite).")
     var db: String?
 
@@ -64,7 +66,7 @@ struct Index: AsyncCommand {
             if json { try printJSON(["removed": n, "directory": GalleryPaths.absolute(remove)]) } else { print("removed \(n) items under \(GalleryPaths.absolute(remove))") }
             if folders.isEmpty { return }
         }
-        let models = try ModelLoader.load(model)
+        let models = try ModelLoader.load(model, precision: weights.precision)
         let report = try runIndexer(index: index, model: models, roots: folders, options: walk.indexOptions, quiet: json)
         if json {
             try writeStandardOutput(try report.jsonData() + Data("\n".utf8))
@@ -129,6 +131,8 @@ struct Search: AsyncCommand {
 
     @Option(name: .long, help: "Model: dialclip-mini (default) or a CLIP checkpoint path.")
     var model: String?
+
+    @OptionGroup var weights: WeightFlags
 
     @Option(name: .long, help: "Photo folder to (re)index before searching (default: the bundled gallery when the index is empty).")
     var gallery: String?
@@ -211,7 +215,7 @@ struct Search: AsyncCommand {
     /// Photo hits for the (possibly combined) query; returns hits and query+search latency.
     func searchPhotos() throws -> ([RetrievalHit], Double) {
         let index = try GalleryIndex(path: db ?? GalleryIndex.defaultDatabasePath())
-        let models = try ModelLoader.load(model)
+        let models = try ModelLoader.load(model, precision: weights.precision)
         let root = try gallery ?? (index.count(kind: .image) == 0 ? Assets.locate().appendingPathComponent("gallery").path : nil)
         if let root, !noIndex {
             let report = try runIndexer(index: index, model: models, roots: [root], options: walk.indexOptions, quiet: json)

@@ -28,6 +28,8 @@ struct Inspect: AsyncCommand {
     @Option(name: .long, help: "Model: dialclip-mini (default) or a CLIP checkpoint path.")
     var model: String?
 
+    @OptionGroup var weights: WeightFlags
+
     @Flag(name: .long, help: "Print JSON (DESIGN.md section 8 shape).")
     var json = false
 
@@ -36,7 +38,7 @@ struct Inspect: AsyncCommand {
     }
 
     mutating func execute() async throws {
-        let models = try ModelLoader.load(model)
+        let models = try ModelLoader.load(model, precision: weights.precision)
         let explanation = try AttributeInspector.explain(text: text, imagePath: image, imageEmbedder: models.image,
                                                          textEmbedder: models.text, beta: beta)
         if json { try printJSON(explanation.json); return }

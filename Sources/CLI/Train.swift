@@ -178,7 +178,7 @@ extension Eval {
         guard let dialogs else { throw ValidationError("--task dialog needs --dialogs FILE") }
         let assets = try Assets.locate()
         let tower = try makeTextTower(model)
-        let poolPath = try replies ?? assets.appendingPathComponent("replies/reply_pool.txt").path
+        let poolPath = replies ?? assets.appendingPathComponent("replies/reply_pool.txt").path
         var systems = [DialogEvalSystem(name: "zero_shot", model: nil)]
         let tunedPath = prompts ?? assets.appendingPathComponent(PromptsCheckpoint.bundledMiniLM).path
         systems.append(DialogEvalSystem(name: "tuned", model: try PromptsCheckpoint.load(path: tunedPath, tower: tower)))

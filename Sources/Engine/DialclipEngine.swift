@@ -17,9 +17,13 @@ public struct EngineOptions: Sendable {
     public var replies: String?
     /// DialCLIP prompts checkpoint; nil = the bundled one, "none" = zero-shot only.
     public var prompts: String?
+    /// How a CLIP checkpoint's weights are held (`--fp16-weights`).
+    public var precision: WeightPrecision
 
-    public init(model: String? = nil, gallery: String? = nil, database: String? = nil, replies: String? = nil, prompts: String? = nil) {
+    public init(model: String? = nil, gallery: String? = nil, database: String? = nil, replies: String? = nil, prompts: String? = nil,
+                precision: WeightPrecision = .f32) {
         self.model = model; self.gallery = gallery; self.database = database; self.replies = replies; self.prompts = prompts
+        self.precision = precision
     }
 }
 
@@ -50,7 +54,7 @@ public final class DialclipEngine: RetrievalEngine, @unchecked Sendable {
         self.options = options
         let assets = try Assets.locate()
         progress?("loading model")
-        models = try ModelLoader.load(options.model)
+        models = try ModelLoader.load(options.model, precision: options.precision)
         if let shared = models.text as? MiniLMEncoder { replyEncoder = shared } else { replyEncoder = try MiniLMEncoder() }
         progress?("loading replies")
         let pool = options.replies ?? assets.appendingPathComponent("replies/reply_pool.txt").path

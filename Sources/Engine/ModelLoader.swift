@@ -24,7 +24,10 @@ public enum ModelLoader {
 
     /// Loads the image–text model `spec` names. The default (no `--model`) is the bundled
     /// dialclip-mini; a path loads a real CLIP checkpoint.
-    public static func load(_ value: String?, overrides: CLIPOverrides = CLIPOverrides()) throws -> ImageTextModel {
+    /// `precision: .f16` holds a CLIP checkpoint's weights as fp16 (`--fp16-weights`); the
+    /// embeddings keep the same identity, as they agree to fp16 rounding of the weights.
+    public static func load(_ value: String?, overrides: CLIPOverrides = CLIPOverrides(),
+                            precision: WeightPrecision = .f32) throws -> ImageTextModel {
         let assets = try Assets.locate()
         switch ModelSpec(value) {
         case .miniLM:
@@ -35,7 +38,7 @@ public enum ModelLoader {
                                       hint: "The bundled image model is missing; pass --model PATH to a CLIP checkpoint.")
         case .clip(let path):
             if let mini = try loadMiniFile(path) { return mini }
-            let clip = try CLIPModel(path: path, overrides: overrides)
+            let clip = try CLIPModel(path: path, overrides: overrides, precision: precision)
             let canonical = URL(fileURLWithPath: clip.path).standardizedFileURL.path
             let identity = ModelIdentity(name: "clip:" + canonical, weightsHash: try ContentHash.fileFingerprint(path: clip.path),
                                          dim: clip.config.embedDim)

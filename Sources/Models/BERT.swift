@@ -87,7 +87,7 @@ public final class BERTModel: @unchecked Sendable {
         config = BERTConfig(encoder: encoder, vocabularySize: wordShape[0], maxPositions: posShape[0],
                             typeVocabularySize: typeShape[0])
         parameterCount = wordEmbeddings.count + positionEmbeddings.count + tokenTypeEmbeddings.count + 2 * width
-            + stack.layers.reduce(0) { $0 + $1.parameterCount }
+            + stack.parameterCount
     }
 
     public var dimension: Int { config.encoder.width }

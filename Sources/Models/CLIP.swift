@@ -40,7 +40,9 @@ public struct CLIPOverrides: Sendable {
     }
 }
 
-/// A CLIP model (ViT image tower + causal text transformer), fp32, weights memory-mapped.
+/// A CLIP model (ViT image tower + causal text transformer), fp32 numerics, weights
+/// memory-mapped — or, with `precision: .f16`, the transformer matrices and the token
+/// table held as fp16 (about half the resident memory) and widened one layer at a time.
 /// Loads Hugging Face (`config.json` + `model.safetensors`) and OpenAI/open_clip layouts.
 public final class CLIPModel: @unchecked Sendable {
     public static let startOfText = 49406
@@ -56,6 +58,8 @@ public final class CLIPModel: @unchecked Sendable {
     public let parameterCount: Int
     /// dtype of the weights in the file (F32, F16, …).
     public let storedDType: String
+    /// How the large weights are held in memory.
+    public let precision: WeightPrecision
 
     // Vision tower
     let classEmbedding: Tensor        // [Wv]
@@ -66,7 +70,7 @@ public final class CLIPModel: @unchecked Sendable {
     let postNormWeight: Tensor, postNormBias: Tensor
     let visualProjection: ProjectionMatrix
     // Text tower
-    let tokenEmbedding: Tensor        // [V, Wt]
+    let tokenEmbedding: EmbeddingTable  // [V, Wt]
     let textPositions: Tensor         // [ctx, Wt]
     let textStack: TransformerStack
     let finalNormWeight: Tensor, finalNormBias: Tensor
@@ -75,7 +79,7 @@ public final class CLIPModel: @unchecked Sendable {
     /// Loads a checkpoint: a folder (HF `config.json` + `model.safetensors`, or a folder
     /// holding one `.safetensors` with an optional `open_clip_config.json`) or a
     /// `.safetensors` file.
-    public init(path: String, overrides: CLIPOverrides = CLIPOverrides()) throws {
+    public init(path: String, overrides: CLIPOverrides = CLIPOverrides(), precision: WeightPrecision = .f32) throws {
         let resolved = try CLIPFiles(path: path)
         let file: SafeTensorsFile
         do { file = try SafeTensorsFile(path: resolved.weights) } catch let e as SafeTensorsError { throw ModelError.weights(e) }
@@ -152,16 +156,13 @@ public final class CLIPModel: @unchecked Sendable {
         visionPositions = try r.tensor(names.visionPositions, vPosShape)
         preNormWeight = try r.tensor(names.preNorm + ".weight", [vWidth])
         preNormBias = try r.tensor(names.preNorm + ".bias", [vWidth])
-        visionStack = TransformerStack(config: vConfig, layers: try (0..<vLayers).map {
-            try names.loadLayer(r, tower: .vision, index: $0, width: vWidth, mlp: vMLP)
-        })
+        visionStack = try names.loadStack(r, tower: .vision, config: vConfig, precision: precision)
         postNormWeight = try r.tensor(names.postNorm + ".weight", [vWidth])
         postNormBias = try r.tensor(names.postNorm + ".bias", [vWidth])
-        tokenEmbedding = try r.tensor(names.tokenEmbedding, tokShape)
+        tokenEmbedding = precision == .f16 ? .f16(try r.halfTensor(names.tokenEmbedding, tokShape))
+                                           : .f32(try r.tensor(names.tokenEmbedding, tokShape))
         textPositions = try r.tensor(names.textPositions, tPosShape)
-        textStack = TransformerStack(config: tConfig, layers: try (0..<tLayers).map {
-            try names.loadLayer(r, tower: .text, index: $0, width: tWidth, mlp: tMLP)
-        })
+        textStack = try names.loadStack(r, tower: .text, config: tConfig, precision: precision)
         finalNormWeight = try r.tensor(names.finalNorm + ".weight", [tWidth])
         finalNormBias = try r.tensor(names.finalNorm + ".bias", [tWidth])
         switch layout {
@@ -179,32 +180,55 @@ public final class CLIPModel: @unchecked Sendable {
         logitScale = r.has("logit_scale") ? try r.tensor("logit_scale", [])[flat: 0] : log(100)
 
         var total = classEmbedding.count + patchWeight.count + visionPositions.count + 2 * vWidth * 2
-        total += visionStack.layers.reduce(0) { $0 + $1.parameterCount } + textStack.layers.reduce(0) { $0 + $1.parameterCount }
+        total += visionStack.parameterCount + textStack.parameterCount
         total += tokenEmbedding.count + textPositions.count + 2 * tWidth
         total += visualProjection.inputDim * visualProjection.outputDim + textProjection.inputDim * textProjection.outputDim
         total += r.has("logit_scale") ? 1 : 0
         parameterCount = total
         storedDType = file.tensors[names.patch]?.dtype.rawValue ?? "?"
+        self.precision = precision
     }
 
     /// A model of the given architecture with seeded random weights (OpenAI layout), for
     /// benchmarks that need full-size shapes without a checkpoint.
-    public init(randomWeights config: CLIPConfig, seed: UInt64 = 42) {
+    public init(randomWeights config: CLIPConfig, seed: UInt64 = 42, precision: WeightPrecision = .f32) {
         var rng = SeededGenerator(seed: seed)
-        func rand(_ shape: [Int], _ scale: Float = 0.02) -> Tensor {
+        func fill(_ p: UnsafeMutablePointer<Float>, _ count: Int, _ scale: Float = 0.02) {
+            for i in 0..<count { p[i] = scale * (Float(rng.next() >> 40) / Float(1 << 24) * 2 - 1) }
+        }
+        func rand(_ shape: [Int]) -> Tensor {
             var t = Tensor(zeros: shape)
-            let p = t.mutablePointer
-            for i in 0..<t.count { p[i] = scale * (Float(rng.next() >> 40) / Float(1 << 24) * 2 - 1) }
+            fill(t.mutablePointer, t.count)
             return t
         }
+        // fp16 matrices are generated in one reused fp32 buffer, as the loader reads them
+        // from the mapped file: no fp32 copies come and go on the heap.
+        let largest = max(3 * config.vision.width * config.vision.width, config.vision.width * config.vision.mlpWidth,
+                          3 * config.text.width * config.text.width, config.text.width * config.text.mlpWidth)
+        let matrixScratch = TensorStorage(zeroed: precision == .f16 ? largest : 0)
+        func randomMatrix(_ shape: [Int], _ collector: HalfCollector?) -> Tensor {
+            guard let collector else { return rand(shape) }
+            let view = Tensor(shape: shape, storage: matrixScratch)
+            fill(matrixScratch.base, view.count)
+            return collector.narrow(view)
+        }
         func ones(_ n: Int) -> Tensor { Tensor(repeating: 1, shape: [n]) }
-        func layer(_ c: TransformerConfig) -> TransformerLayerWeights {
+        func layer(_ c: TransformerConfig, _ collector: HalfCollector? = nil) -> TransformerLayerWeights {
             let w = c.width, m = c.mlpWidth
             return TransformerLayerWeights(
                 norm1Weight: ones(w), norm1Bias: rand([w]),
-                qkv: .packed(weight: rand([3 * w, w]), bias: rand([3 * w])),
-                outWeight: rand([w, w]), outBias: rand([w]), norm2Weight: ones(w), norm2Bias: rand([w]),
-                fcWeight: rand([m, w]), fcBias: rand([m]), projWeight: rand([w, m]), projBias: rand([w]))
+                qkv: .packed(weight: randomMatrix([3 * w, w], collector), bias: rand([3 * w])),
+                outWeight: randomMatrix([w, w], collector), outBias: rand([w]), norm2Weight: ones(w), norm2Bias: rand([w]),
+                fcWeight: randomMatrix([m, w], collector), fcBias: rand([m]),
+                projWeight: randomMatrix([w, m], collector), projBias: rand([w]))
+        }
+        func stack(_ c: TransformerConfig) -> TransformerStack {
+            switch precision {
+            case .f32: return TransformerStack(config: c, layers: (0..<c.layers).map { _ in layer(c) })
+            case .f16: return TransformerStack(config: c, halfLayers: (0..<c.layers).map { _ in
+                HalfLayerWeights.build { collector in layer(c, collector) }
+            })
+            }
         }
         let vw = config.vision.width, tw = config.text.width, p = config.patchSize
         self.config = config
@@ -213,21 +237,23 @@ public final class CLIPModel: @unchecked Sendable {
         warnings = []
         logitScale = log(100)
         storedDType = "F32"
+        self.precision = precision
         classEmbedding = rand([vw])
         patchWeight = rand([vw, 3, p, p])
         visionPositions = rand([config.visionTokens, vw])
         preNormWeight = ones(vw); preNormBias = rand([vw])
-        visionStack = TransformerStack(config: config.vision, layers: (0..<config.vision.layers).map { _ in layer(config.vision) })
+        visionStack = stack(config.vision)
         postNormWeight = ones(vw); postNormBias = rand([vw])
         visualProjection = .matrix(rand([vw, config.embedDim]))
-        tokenEmbedding = rand([config.vocabularySize, tw])
+        let table = rand([config.vocabularySize, tw])
+        tokenEmbedding = precision == .f16 ? .f16(HalfTensor(narrowing: table)) : .f32(table)
         textPositions = rand([config.contextLength, tw])
-        textStack = TransformerStack(config: config.text, layers: (0..<config.text.layers).map { _ in layer(config.text) })
+        textStack = stack(config.text)
         finalNormWeight = ones(tw); finalNormBias = rand([tw])
         textProjection = .matrix(rand([tw, config.embedDim]))
         parameterCount = [classEmbedding, patchWeight, visionPositions, preNormWeight, preNormBias, postNormWeight,
-                          postNormBias, tokenEmbedding, textPositions, finalNormWeight, finalNormBias].reduce(0) { $0 + $1.count }
-            + (visionStack.layers + textStack.layers).reduce(0) { $0 + $1.parameterCount }
+                          postNormBias, textPositions, finalNormWeight, finalNormBias].reduce(0) { $0 + $1.count }
+            + tokenEmbedding.count + visionStack.parameterCount + textStack.parameterCount
             + vw * config.embedDim + tw * config.embedDim + 1
     }
 
@@ -338,7 +364,7 @@ public final class CLIPModel: @unchecked Sendable {
             for t in 0..<seq {
                 let id = t < ids[b].count ? ids[b][t] : 0
                 let row = xp + (b * seq + t) * w
-                row.update(from: tokenEmbedding.pointer + id * w, count: w)
+                tokenEmbedding.copyRow(id, into: row)
                 Ops.addInPlace(row, textPositions.pointer + t * w, count: w)
             }
         }
@@ -391,10 +417,35 @@ extension CLIPModel {
                     throw ModelError.invalidInput("token id \(id) outside the vocabulary of \(config.vocabularySize)")
                 }
                 let dst = xp + (b * seq + t) * w
-                dst.update(from: tokenEmbedding.pointer + id * w, count: w)
+                tokenEmbedding.copyRow(id, into: dst)
                 Ops.addInPlace(dst, textPositions.pointer + t * w, count: w)
             }
         }
         return x
+    }
+}
+
+/// The token embedding table, fp32 or fp16 (`--fp16`: at [49408, 512] it is a sixth of
+/// ViT-B/32's weights, and only a few rows are read per text).
+enum EmbeddingTable: @unchecked Sendable {
+    case f32(Tensor)
+    case f16(HalfTensor)
+
+    var count: Int {
+        switch self {
+        case .f32(let t): return t.count
+        case .f16(let t): return t.count
+        }
+    }
+
+    /// Writes row `id` as fp32 to `destination`.
+    func copyRow(_ id: Int, into destination: UnsafeMutablePointer<Float>) {
+        switch self {
+        case .f32(let t):
+            let width = t.shape[1]
+            destination.update(from: t.pointer + id * width, count: width)
+        case .f16(let t):
+            t.widenRow(id, into: destination)
+        }
     }
 }

@@ -180,27 +180,48 @@ struct CLIPTensorNames {
         return n
     }
 
-    func loadLayer(_ root: WeightReader, tower: Tower, index: Int, width w: Int, mlp m: Int) throws -> TransformerLayerWeights {
+    /// One layer, every shape checked; `precision: .f16` keeps its matrices as fp16
+    /// (F16 data borrowed from the mapping, anything else narrowed matrix by matrix).
+    func loadStack(_ root: WeightReader, tower: Tower, config: TransformerConfig, precision: WeightPrecision) throws -> TransformerStack {
+        let w = config.width, m = config.mlpWidth
+        switch precision {
+        case .f32:
+            return TransformerStack(config: config, layers: try (0..<config.layers).map {
+                try loadLayer(root, tower: tower, index: $0, width: w, mlp: m)
+            })
+        case .f16:
+            return TransformerStack(config: config, halfLayers: try (0..<config.layers).map { i in
+                try HalfLayerWeights.build { collector in
+                    try loadLayer(root, tower: tower, index: i, width: w, mlp: m) { r, name, shape in
+                        collector.keep(try r.halfTensor(name, shape))
+                    }
+                }
+            })
+        }
+    }
+
+    func loadLayer(_ root: WeightReader, tower: Tower, index: Int, width w: Int, mlp m: Int,
+                   matrix: (WeightReader, String, [Int]) throws -> Tensor = { try $0.tensor($1, $2) }) throws -> TransformerLayerWeights {
         let r = root.scoped(layerPrefix(tower, index))
         switch layout {
         case .huggingFace:
             return TransformerLayerWeights(
                 norm1Weight: try r.tensor("layer_norm1.weight", [w]), norm1Bias: try r.tensor("layer_norm1.bias", [w]),
-                qkv: .separate(q: try r.tensor("self_attn.q_proj.weight", [w, w]), qBias: try r.tensor("self_attn.q_proj.bias", [w]),
-                               k: try r.tensor("self_attn.k_proj.weight", [w, w]), kBias: try r.tensor("self_attn.k_proj.bias", [w]),
-                               v: try r.tensor("self_attn.v_proj.weight", [w, w]), vBias: try r.tensor("self_attn.v_proj.bias", [w])),
-                outWeight: try r.tensor("self_attn.out_proj.weight", [w, w]), outBias: try r.tensor("self_attn.out_proj.bias", [w]),
+                qkv: .separate(q: try matrix(r, "self_attn.q_proj.weight", [w, w]), qBias: try r.tensor("self_attn.q_proj.bias", [w]),
+                               k: try matrix(r, "self_attn.k_proj.weight", [w, w]), kBias: try r.tensor("self_attn.k_proj.bias", [w]),
+                               v: try matrix(r, "self_attn.v_proj.weight", [w, w]), vBias: try r.tensor("self_attn.v_proj.bias", [w])),
+                outWeight: try matrix(r, "self_attn.out_proj.weight", [w, w]), outBias: try r.tensor("self_attn.out_proj.bias", [w]),
                 norm2Weight: try r.tensor("layer_norm2.weight", [w]), norm2Bias: try r.tensor("layer_norm2.bias", [w]),
-                fcWeight: try r.tensor("mlp.fc1.weight", [m, w]), fcBias: try r.tensor("mlp.fc1.bias", [m]),
-                projWeight: try r.tensor("mlp.fc2.weight", [w, m]), projBias: try r.tensor("mlp.fc2.bias", [w]))
+                fcWeight: try matrix(r, "mlp.fc1.weight", [m, w]), fcBias: try r.tensor("mlp.fc1.bias", [m]),
+                projWeight: try matrix(r, "mlp.fc2.weight", [w, m]), projBias: try r.tensor("mlp.fc2.bias", [w]))
         case .openAI:
             return TransformerLayerWeights(
                 norm1Weight: try r.tensor("ln_1.weight", [w]), norm1Bias: try r.tensor("ln_1.bias", [w]),
-                qkv: .packed(weight: try r.tensor("attn.in_proj_weight", [3 * w, w]), bias: try r.tensor("attn.in_proj_bias", [3 * w])),
-                outWeight: try r.tensor("attn.out_proj.weight", [w, w]), outBias: try r.tensor("attn.out_proj.bias", [w]),
+                qkv: .packed(weight: try matrix(r, "attn.in_proj_weight", [3 * w, w]), bias: try r.tensor("attn.in_proj_bias", [3 * w])),
+                outWeight: try matrix(r, "attn.out_proj.weight", [w, w]), outBias: try r.tensor("attn.out_proj.bias", [w]),
                 norm2Weight: try r.tensor("ln_2.weight", [w]), norm2Bias: try r.tensor("ln_2.bias", [w]),
-                fcWeight: try r.tensor("mlp.c_fc.weight", [m, w]), fcBias: try r.tensor("mlp.c_fc.bias", [m]),
-                projWeight: try r.tensor("mlp.c_proj.weight", [w, m]), projBias: try r.tensor("mlp.c_proj.bias", [w]))
+                fcWeight: try matrix(r, "mlp.c_fc.weight", [m, w]), fcBias: try r.tensor("mlp.c_fc.bias", [m]),
+                projWeight: try matrix(r, "mlp.c_proj.weight", [w, m]), projBias: try r.tensor("mlp.c_proj.bias", [w]))
         }
     }
 }

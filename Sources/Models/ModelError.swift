@@ -50,6 +50,15 @@ struct WeightReader {
         return info.shape
     }
 
+    /// The tensor as fp16 (`--fp16`), which must have exactly `shape`.
+    func halfTensor(_ name: String, _ shape: [Int]) throws -> HalfTensor {
+        let actual = try self.shape(name)
+        guard actual == shape else {
+            throw ModelError.wrongShape(name: prefix + name, expected: "\(shape)", actual: actual)
+        }
+        do { return try file.halfTensor(prefix + name) } catch let e as SafeTensorsError { throw ModelError.weights(e) }
+    }
+
     /// The tensor, which must have exactly `shape`.
     func tensor(_ name: String, _ shape: [Int]) throws -> Tensor {
         let actual = try self.shape(name)

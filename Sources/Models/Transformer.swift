@@ -102,14 +102,168 @@ public struct TransformerConfig: Sendable, Equatable {
     public var headDim: Int { width / heads }
 }
 
+/// How a stack keeps its weight matrices in memory.
+public enum WeightPrecision: String, Sendable, Codable {
+    /// fp32, used in place (memory-mapped when the file is F32).
+    case f32
+    /// fp16 (half the bytes), widened to fp32 one layer at a time right before use:
+    /// OpenBLAS has no fp16 GEMM, and numerics stay fp32.
+    case f16
+}
+
+extension TransformerLayerWeights {
+    /// The weight matrices in a fixed order: q, k, v (or the packed qkv), out, fc, proj.
+    var matrices: [Tensor] {
+        switch qkv {
+        case .packed(let w, _): return [w, outWeight, fcWeight, projWeight]
+        case .separate(let q, _, let k, _, let v, _): return [q, k, v, outWeight, fcWeight, projWeight]
+        }
+    }
+
+    /// The same layer with its matrices replaced (same order as `matrices`).
+    func replacingMatrices(_ m: [Tensor]) -> TransformerLayerWeights {
+        var copy = self
+        switch qkv {
+        case .packed(_, let b): copy.qkv = .packed(weight: m[0], bias: b)
+        case .separate(_, let qb, _, let kb, _, let vb): copy.qkv = .separate(q: m[0], qBias: qb, k: m[1], kBias: kb, v: m[2], vBias: vb)
+        }
+        let n = m.count
+        copy.outWeight = m[n - 3]; copy.fcWeight = m[n - 2]; copy.projWeight = m[n - 1]
+        return copy
+    }
+}
+
+/// A layer whose matrices are stored as fp16; norms and biases (under 1 % of the
+/// parameters) stay fp32.
+struct HalfLayerWeights: @unchecked Sendable {
+    /// The layer's vectors; its matrix slots hold empty placeholders until `widen`.
+    let skeleton: TransformerLayerWeights
+    /// The matrices in `TransformerLayerWeights.matrices` order.
+    let halves: [HalfTensor]
+
+    init(narrowing layer: TransformerLayerWeights) {
+        halves = layer.matrices.map { HalfTensor(narrowing: $0) }
+        let placeholder = Tensor(zeros: [0])
+        skeleton = layer.replacingMatrices(halves.map { _ in placeholder })
+    }
+
+    /// Builds a layer whose matrices go to fp16 as soon as each one exists, so loading
+    /// never holds more than one fp32 matrix: `make` passes each matrix through the
+    /// collector, which keeps the fp16 data and hands back a placeholder.
+    static func build(_ make: (HalfCollector) throws -> TransformerLayerWeights) rethrows -> HalfLayerWeights {
+        let collector = HalfCollector()
+        let layer = try make(collector)
+        return HalfLayerWeights(skeleton: layer, halves: layer.matrices.map { collector.half(for: $0) })
+    }
+
+    private init(skeleton: TransformerLayerWeights, halves: [HalfTensor]) {
+        self.skeleton = skeleton
+        self.halves = halves
+    }
+
+    var parameterCount: Int {
+        skeleton.parameterCount + halves.reduce(0) { $0 + $1.count }
+    }
+
+    /// The layer in fp32, its matrices widened into `scratch` (one buffer per matrix slot,
+    /// each large enough; reused layer after layer).
+    func widen(into scratch: [TensorStorage]) -> TransformerLayerWeights {
+        let matrices = zip(halves, scratch).map { half, buffer -> Tensor in
+            half.widen(into: buffer.base)
+            return Tensor(shape: half.shape, storage: buffer)
+        }
+        return skeleton.replacingMatrices(matrices)
+    }
+}
+
+/// Collects the fp16 matrices of one layer while it is being built (`HalfLayerWeights.build`).
+final class HalfCollector {
+    private var halves: [ObjectIdentifier: HalfTensor] = [:]
+    private var placeholders: [Tensor] = []
+
+    /// Keeps `half`; returns the placeholder that stands for it in the layer.
+    func keep(_ half: HalfTensor) -> Tensor {
+        let placeholder = Tensor(zeros: [0])
+        placeholders.append(placeholder)   // alive, so its storage identity stays unique
+        halves[ObjectIdentifier(placeholder.storage)] = half
+        return placeholder
+    }
+
+    /// Keeps the fp16 image of `matrix` (which can then be freed).
+    func narrow(_ matrix: Tensor) -> Tensor { keep(HalfTensor(narrowing: matrix)) }
+
+    func half(for placeholder: Tensor) -> HalfTensor {
+        guard let half = halves[ObjectIdentifier(placeholder.storage)] else {
+            preconditionFailure("a layer matrix did not go through HalfCollector")
+        }
+        return half
+    }
+}
+
 /// A stack of transformer layers run on whole token blocks (`[batch·seq, width]`).
 public struct TransformerStack: @unchecked Sendable {
     public let config: TransformerConfig
-    public let layers: [TransformerLayerWeights]
+    private let storage: Storage
+
+    private enum Storage {
+        case f32([TransformerLayerWeights])
+        case f16([HalfLayerWeights])
+    }
 
     public init(config: TransformerConfig, layers: [TransformerLayerWeights]) {
         self.config = config
-        self.layers = layers
+        self.storage = .f32(layers)
+    }
+
+    /// A stack whose matrices are held as fp16 (`--fp16-weights`).
+    init(config: TransformerConfig, halfLayers: [HalfLayerWeights]) {
+        self.config = config
+        self.storage = .f16(halfLayers)
+    }
+
+    /// The same stack with its matrices stored as fp16.
+    public func narrowed() -> TransformerStack {
+        switch storage {
+        case .f16: return self
+        case .f32(let layers): return TransformerStack(config: config, storage: .f16(layers.map(HalfLayerWeights.init(narrowing:))))
+        }
+    }
+
+    private init(config: TransformerConfig, storage: Storage) {
+        self.config = config
+        self.storage = storage
+    }
+
+    /// How the matrices are held.
+    public var precision: WeightPrecision {
+        if case .f16 = storage { return .f16 }
+        return .f32
+    }
+
+    public var layerCount: Int {
+        switch storage {
+        case .f32(let l): return l.count
+        case .f16(let l): return l.count
+        }
+    }
+
+    public var parameterCount: Int {
+        switch storage {
+        case .f32(let l): return l.reduce(0) { $0 + $1.parameterCount }
+        case .f16(let l): return l.reduce(0) { $0 + $1.parameterCount }
+        }
+    }
+
+    /// The layers in fp32. For an fp16 stack these are new widened copies (the training
+    /// code's backward pass needs every layer at once).
+    public var layers: [TransformerLayerWeights] {
+        switch storage {
+        case .f32(let l): return l
+        case .f16(let l):
+            return l.map { half in
+                half.widen(into: half.halves.map { TensorStorage(zeroed: $0.count) })
+            }
+        }
     }
 
     /// Runs every layer over `x` ([batch·seq, width]) in place. `observe` sees the hidden
@@ -122,9 +276,27 @@ public struct TransformerStack: @unchecked Sendable {
         var scratch = LayerScratch(normed: Tensor(zeros: [tokens, config.width]),
                                    qkv: Tensor(zeros: [tokens, 3 * config.width]),
                                    hidden: Tensor(zeros: [tokens, config.mlpWidth]))
-        for (i, layer) in layers.enumerated() {
-            forwardLayer(layer, &x, batch: batch, seq: seq, causal: causal, keyLengths: keyLengths, scratch: &scratch)
-            observe?(i, x)
+        switch storage {
+        case .f32(let layers):
+            for (i, layer) in layers.enumerated() {
+                forwardLayer(layer, &x, batch: batch, seq: seq, causal: causal, keyLengths: keyLengths, scratch: &scratch)
+                observe?(i, x)
+            }
+        case .f16(let layers):
+            // One fp32 copy of one layer's matrices at a time: that buffer is all the
+            // fp32 weight memory an fp16 stack ever holds.
+            var slotSizes: [Int] = []
+            for layer in layers {
+                for (slot, half) in layer.halves.enumerated() {
+                    if slot < slotSizes.count { slotSizes[slot] = max(slotSizes[slot], half.count) } else { slotSizes.append(half.count) }
+                }
+            }
+            let buffers = slotSizes.map { TensorStorage(zeroed: $0) }
+            for (i, half) in layers.enumerated() {
+                forwardLayer(half.widen(into: buffers), &x, batch: batch, seq: seq, causal: causal,
+                             keyLengths: keyLengths, scratch: &scratch)
+                observe?(i, x)
+            }
         }
     }
 

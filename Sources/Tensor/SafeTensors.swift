@@ -280,6 +280,28 @@ public final class SafeTensorsFile: @unchecked Sendable {
         }
     }
 
+    /// The tensor stored as fp16 (for `--fp16` weights). F16 data is used in place from the
+    /// mapping (zero copy, when 2-byte aligned); other float dtypes are read, narrowed to
+    /// fp16 and their source pages released so only the half-size copy stays resident.
+    public func halfTensor(_ name: String) throws -> HalfTensor {
+        let info = try self.info(name)
+        let raw = file.base + dataStart + info.begin
+        if info.dtype == .F16, Int(bitPattern: raw) % MemoryLayout<UInt16>.alignment == 0 {
+            let storage = HalfStorage(borrowing: raw.assumingMemoryBound(to: UInt16.self), count: info.elementCount, owner: file)
+            return HalfTensor(shape: info.shape, storage: storage)
+        }
+        let half = HalfTensor(narrowing: try tensor(name))
+        releasePages(of: name)
+        return half
+    }
+
+    /// Drops the resident pages wholly inside a tensor's data (read-only private mapping:
+    /// anything still borrowing them faults them back in from the file on next use).
+    private func releasePages(of name: String) {
+        guard let info = tensors[name] else { return }
+        file.release((dataStart + info.begin)..<(dataStart + info.end))
+    }
+
     /// The tensor as fp32, checking its shape.
     public func tensor(_ name: String, shape expected: [Int]) throws -> Tensor {
         let info = try self.info(name)
