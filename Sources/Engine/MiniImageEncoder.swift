@@ -44,6 +44,21 @@ public final class MiniImageEncoder: ImageEmbedder, @unchecked Sendable {
     public func embed(images: [RGBImage]) throws -> Tensor {
         try model.encode(images: images)
     }
+
+    public var decodeOptions: DecodeOptions { model.preprocessor.decodeOptions }
+
+    public func prepare(_ image: RGBImage) throws -> PreparedImage {
+        let a = model.architecture
+        var pixels = Tensor(zeros: [3, a.imageSize, a.imageSize])
+        var histogram = Tensor(zeros: [a.histogramDim])
+        try model.preprocessor.input(image, pixels: pixels.mutablePointer, histogram: histogram.mutablePointer)
+        return PreparedImage(inputs: [pixels, histogram])
+    }
+
+    public func embed(prepared: [PreparedImage]) throws -> Tensor {
+        guard !prepared.isEmpty else { return Tensor(zeros: [0, dimension]) }
+        return try model.encode(pixels: try PreparedImage.stack(prepared, part: 0), histograms: try PreparedImage.stack(prepared, part: 1))
+    }
 }
 
 /// The image and text towers that share one embedding space, chosen by a `--model` value.

@@ -84,36 +84,50 @@ public final class ModelGalleryEncoder: GalleryEncoder, @unchecked Sendable {
     public let model: ImageTextModel
     public var identity: ModelIdentity { model.identity }
 
-    /// Full-size decode (so results match Pillow) unless a photo is over the pixel budget,
-    /// then DCT-scaled no smaller than the model's input.
-    let decodeOptions = DecodeOptions(minimumSide: 224)
-
     public init(model: ImageTextModel) { self.model = model }
 
     public func encodeImages(paths: [String]) throws -> [Result<[Float], Error>] {
-        var results = [Result<[Float], Error>](repeating: .failure(ImagingError.invalidArgument("not encoded")), count: paths.count)
-        // Decode near the model's input size (DCT scaling keeps huge photos cheap), the
-        // batch's files side by side: decoding alone left the second core idle while
-        // indexing (end-to-end was 1.27x the encode-only time).
-        var images = [Result<RGBImage, Error>](repeating: .failure(ImagingError.invalidArgument("not decoded")), count: paths.count)
-        let options = decodeOptions
-        images.withUnsafeMutableBufferPointer { slots in
-            let shared = UncheckedSendable(slots)
-            DispatchQueue.concurrentPerform(iterations: paths.count) { i in
-                shared.value[i] = Result { try ImageDecoder.decode(path: paths[i], options: options) }
+        let files = paths.map { path in
+            (path: path, contents: (try? Data(contentsOf: URL(fileURLWithPath: path), options: .mappedIfSafe)) ?? Data())
+        }
+        return try encodeImages(prepared: prepareImages(files))
+    }
+
+    /// Decodes and preprocesses the batch's photos side by side (one full-size image per
+    /// thread at a time; only the model inputs are kept).
+    public func prepareImages(_ files: [(path: String, contents: Data)]) -> PreparedImages {
+        let embedder = model.image
+        let options = embedder.decodeOptions
+        var slots = [Result<PreparedImage, Error>](repeating: .failure(ImagingError.invalidArgument("not prepared")), count: files.count)
+        slots.withUnsafeMutableBufferPointer { buffer in
+            let shared = UncheckedSendable(buffer)
+            DispatchQueue.concurrentPerform(iterations: files.count) { i in
+                shared.value[i] = Result {
+                    let image = files[i].contents.isEmpty ? try ImageDecoder.decode(path: files[i].path, options: options)
+                                                          : try ImageDecoder.decode(data: files[i].contents, options: options)
+                    return try embedder.prepare(image)
+                }
             }
         }
-        var decoded: [(Int, RGBImage)] = []
-        for (i, r) in images.enumerated() {
-            switch r {
-            case .success(let image): decoded.append((i, image))
-            case .failure(let error): results[i] = .failure(error)
-            }
+        return PreparedImages(paths: files.map(\.path), input: slots)
+    }
+
+    public func encodeImages(prepared: PreparedImages) throws -> [Result<[Float], Error>] {
+        guard let slots = prepared.input as? [Result<PreparedImage, Error>], slots.count == prepared.paths.count else {
+            return try encodeImages(paths: prepared.paths)
         }
-        guard !decoded.isEmpty else { return results }
-        let embeddings = try model.image.embed(images: decoded.map(\.1))
+        var results = slots.map { slot -> Result<[Float], Error> in
+            if case .failure(let error) = slot { return .failure(error) }
+            return .failure(ImagingError.invalidArgument("not encoded"))
+        }
+        let ready = slots.enumerated().compactMap { i, slot -> (Int, PreparedImage)? in
+            if case .success(let p) = slot { return (i, p) }
+            return nil
+        }
+        guard !ready.isEmpty else { return results }
+        let embeddings = try model.image.embed(prepared: ready.map(\.1))
         let d = embeddings.shape[1]
-        for (row, (i, _)) in decoded.enumerated() {
+        for (row, (i, _)) in ready.enumerated() {
             results[i] = .success(Array(UnsafeBufferPointer(start: embeddings.pointer + row * d, count: d)))
         }
         return results

@@ -183,59 +183,34 @@ public final class GalleryIndexer: Sendable {
             report.batchesCommitted += 1
         }
 
-        // 5. Batches: read, hash, encode, commit.
+        // 5. Batches: read, hash and prepare (decode) batch i+1 on a background thread while
+        //    batch i is encoded and committed here, so decoding overlaps the model.
         let indexingStart = Date()
         var done = 0
         var encodedCount = 0
         emit(.indexing, total: work.count, done: 0, indexingStart: indexingStart)
-        for batch in work.chunked(options.batchSize) {
+        let batches = work.chunked(options.batchSize)
+        let planner = BatchPlanner(encoder: encoder, options: options, existing: existing, embedded: embedded)
+        let prefetch = Prefetcher { planner.plan(batches[$0]) }
+        defer { prefetch.finish() }
+        if !batches.isEmpty { prefetch.start(0) }
+        for b in batches.indices {
+            let plan = prefetch.take()
+            if b + 1 < batches.count { prefetch.start(b + 1) }
+            let batch = batches[b]
             var records: [ItemRecord] = []
-            var deleteIDs: [Int64] = []
-            var toEncode: [(WalkedFile, ItemRecord)] = []
-            var touched: [(WalkedFile, ItemRecord)] = []
+            var deleteIDs = plan.deleteIDs
+            var touched = plan.touched
+            report.problems += plan.problems
 
             func fail(_ f: WalkedFile, _ reason: ProblemReason, _ message: String) {
                 report.problems.append(FileProblem(path: f.path, reason: reason, message: message))
                 if reason != .changedDuringIndexing, let row = existing[f.path] { deleteIDs.append(row.id) }
             }
 
-            for (f, info) in batch {
-                let data: Data
-                do {
-                    data = try Data(contentsOf: URL(fileURLWithPath: f.path))
-                } catch {
-                    fail(f, .unreadable, Self.readMessage(error, path: f.path))
-                    continue
-                }
-                if data.isEmpty { fail(f, .empty, "empty file (0 bytes)"); continue }
-                guard let header = ImageHeader.probe(data) else {
-                    let sniffed = ImageFormat.sniff(data)
-                    fail(f, .notAnImage, sniffed == nil ? "not a \(f.format == .png ? "PNG" : "JPEG") file (content does not match its extension)"
-                                                        : "damaged \(sniffed!.rawValue.uppercased()) header")
-                    continue
-                }
-                if let cap = options.maxMegapixels, Double(header.width) * Double(header.height) > cap * 1_000_000 {
-                    fail(f, .tooLarge, String(format: "%d×%d pixels is more than the %.0f-megapixel cap", header.width, header.height, cap))
-                    continue
-                }
-                let hash = SHA256.hex(data)
-                var rec = ItemRecord(kind: .image, path: f.path, size: f.stat.size, mtimeNs: f.stat.mtimeNs, contentHash: hash,
-                                     width: header.width, height: header.height, caption: info.caption, category: info.category,
-                                     label: info.label, metadata: info.metadata)
-                if data.count != Int(f.stat.size) {
-                    fail(f, .changedDuringIndexing, "file changed while it was being indexed; run index again")
-                    continue
-                }
-                if let row = existing[f.path], row.contentHash == hash, embedded.contains(row.id) {
-                    touched.append((f, rec))
-                } else {
-                    rec.embedding = nil
-                    toEncode.append((f, rec))
-                }
-            }
-
-            if !toEncode.isEmpty {
-                let results = try encoder.encodeImages(paths: toEncode.map { $0.0.path })
+            if let prepared = plan.prepared {
+                let toEncode = plan.toEncode
+                let results = try encoder.encodeImages(prepared: prepared)
                 guard results.count == toEncode.count else {
                     throw GalleryError.invalidModel("encoder '\(model.name)' returned \(results.count) results for \(toEncode.count) images")
                 }
@@ -328,6 +303,108 @@ public final class GalleryIndexer: Sendable {
             return String(cString: strerror(Int32(underlying.code)))
         }
         return "cannot read: \(ns.localizedDescription)"
+    }
+}
+
+/// What the read-and-hash stage found for one batch, and the encoder's prepared input.
+struct PlannedBatch: @unchecked Sendable {
+    var problems: [FileProblem] = []
+    var deleteIDs: [Int64] = []
+    /// Same content as indexed: only the stat is updated.
+    var touched: [(WalkedFile, ItemRecord)] = []
+    var toEncode: [(WalkedFile, ItemRecord)] = []
+    var prepared: PreparedImages?
+}
+
+/// The read, check, hash and decode stage of the indexer, run off the calling thread.
+/// It only reads what the run fixed before the batches started.
+struct BatchPlanner: @unchecked Sendable {
+    let encoder: any GalleryEncoder
+    let options: IndexOptions
+    let existing: [String: GalleryItem]
+    let embedded: Set<Int64>
+
+    func plan(_ batch: ArraySlice<(WalkedFile, CaptionInfo)>) -> PlannedBatch {
+        var plan = PlannedBatch()
+        var contents: [Data] = []
+        func fail(_ f: WalkedFile, _ reason: ProblemReason, _ message: String) {
+            plan.problems.append(FileProblem(path: f.path, reason: reason, message: message))
+            if reason != .changedDuringIndexing, let row = existing[f.path] { plan.deleteIDs.append(row.id) }
+        }
+        for (f, info) in batch {
+            let data: Data
+            do {
+                data = try Data(contentsOf: URL(fileURLWithPath: f.path))
+            } catch {
+                fail(f, .unreadable, GalleryIndexer.readMessage(error, path: f.path))
+                continue
+            }
+            if data.isEmpty { fail(f, .empty, "empty file (0 bytes)"); continue }
+            guard let header = ImageHeader.probe(data) else {
+                let sniffed = ImageFormat.sniff(data)
+                fail(f, .notAnImage, sniffed == nil ? "not a \(f.format == .png ? "PNG" : "JPEG") file (content does not match its extension)"
+                                                    : "damaged \(sniffed!.rawValue.uppercased()) header")
+                continue
+            }
+            if let cap = options.maxMegapixels, Double(header.width) * Double(header.height) > cap * 1_000_000 {
+                fail(f, .tooLarge, String(format: "%d×%d pixels is more than the %.0f-megapixel cap", header.width, header.height, cap))
+                continue
+            }
+            let hash = SHA256.hex(data)
+            var rec = ItemRecord(kind: .image, path: f.path, size: f.stat.size, mtimeNs: f.stat.mtimeNs, contentHash: hash,
+                                 width: header.width, height: header.height, caption: info.caption, category: info.category,
+                                 label: info.label, metadata: info.metadata)
+            if data.count != Int(f.stat.size) {
+                fail(f, .changedDuringIndexing, "file changed while it was being indexed; run index again")
+                continue
+            }
+            if let row = existing[f.path], row.contentHash == hash, embedded.contains(row.id) {
+                plan.touched.append((f, rec))
+            } else {
+                rec.embedding = nil
+                plan.toEncode.append((f, rec))
+                contents.append(data)
+            }
+        }
+        if !plan.toEncode.isEmpty {
+            // Decoded from the bytes just hashed: the file is read once.
+            plan.prepared = encoder.prepareImages(zip(plan.toEncode, contents).map { (path: $0.0.0.path, contents: $0.1) })
+        }
+        return plan
+    }
+}
+
+/// Runs one job at a time on a background queue, one step ahead of its consumer.
+final class Prefetcher: @unchecked Sendable {
+    private let queue = DispatchQueue(label: "dialclip.index.prepare", qos: .userInitiated)
+    private let job: (Int) -> PlannedBatch
+    private var result: PlannedBatch?
+    private let ready = DispatchSemaphore(value: 0)
+    private var pending = false
+
+    init(_ job: @escaping (Int) -> PlannedBatch) { self.job = job }
+
+    /// Starts job `index` (the previous one must have been taken).
+    func start(_ index: Int) {
+        precondition(!pending, "Prefetcher: the previous job was not taken")
+        pending = true
+        queue.async {
+            self.result = self.job(index)
+            self.ready.signal()
+        }
+    }
+
+    /// Waits for the started job and returns its result.
+    func take() -> PlannedBatch {
+        ready.wait()
+        pending = false
+        defer { result = nil }
+        return result!
+    }
+
+    /// Waits for a job still running (when the consumer stopped early on an error).
+    func finish() {
+        if pending { ready.wait(); pending = false; result = nil }
     }
 }
 

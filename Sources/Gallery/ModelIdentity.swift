@@ -53,6 +53,36 @@ public protocol GalleryEncoder: Sendable {
     func encodeImages(paths: [String]) throws -> [Result<[Float], Error>]
     /// One vector per text, in order.
     func encodeTexts(_ texts: [String]) throws -> [[Float]]
+
+    /// The work before the model runs (decoding, preprocessing) for files whose bytes the
+    /// indexer already read. The indexer calls it on a background thread for the next
+    /// batch while `encodeImages(prepared:)` runs for the current one. Never throws:
+    /// per-file failures travel inside the result.
+    func prepareImages(_ files: [(path: String, contents: Data)]) -> PreparedImages
+    /// `encodeImages(paths:)` for a prepared batch.
+    func encodeImages(prepared: PreparedImages) throws -> [Result<[Float], Error>]
+}
+
+/// A batch made ready by `GalleryEncoder.prepareImages`; `input` is the encoder's own
+/// (nil: nothing was prepared, encode from the paths).
+public struct PreparedImages: @unchecked Sendable {
+    public let paths: [String]
+    public let input: Any?
+
+    public init(paths: [String], input: Any?) {
+        self.paths = paths
+        self.input = input
+    }
+}
+
+extension GalleryEncoder {
+    public func prepareImages(_ files: [(path: String, contents: Data)]) -> PreparedImages {
+        PreparedImages(paths: files.map(\.path), input: nil)
+    }
+
+    public func encodeImages(prepared: PreparedImages) throws -> [Result<[Float], Error>] {
+        try encodeImages(paths: prepared.paths)
+    }
 }
 
 /// Vector helpers shared by the index and the searcher.
