@@ -314,11 +314,14 @@ public struct TransformerStack: @unchecked Sendable {
         let xp = x.mutablePointer
 
         // --- attention sub-layer -------------------------------------------------
-        // Input to the projections: LN(x) for pre-LN, x itself for post-LN.
+        // Input to the projections: LN(x) for pre-LN, x itself for post-LN (read in place:
+        // x is only written after the projections that read it).
         let np = scratch.normed.mutablePointer
-        np.update(from: xp, count: tokens * width)
+        var input = UnsafePointer(xp)
         if c.norm == .pre {
+            np.update(from: xp, count: tokens * width)
             Ops.layerNorm(np, rows: tokens, dim: width, gamma: w.norm1Weight.pointer, beta: w.norm1Bias.pointer, eps: eps)
+            input = UnsafePointer(np)
         }
         // qkv: [tokens, 3W]
         let qp = scratch.qkv.mutablePointer
@@ -326,12 +329,12 @@ public struct TransformerStack: @unchecked Sendable {
         case .packed(let weight, let bias):
             for t in 0..<tokens { (qp + t * 3 * width).update(from: bias.pointer, count: 3 * width) }
             BLAS.gemm(.none, .transpose, m: tokens, n: 3 * width, k: width,
-                      a: np, lda: width, b: weight.pointer, ldb: width, beta: 1, c: qp, ldc: 3 * width)
+                      a: input, lda: width, b: weight.pointer, ldb: width, beta: 1, c: qp, ldc: 3 * width)
         case .separate(let q, let qb, let k, let kb, let v, let vb):
             for (part, (weight, bias)) in [(q, qb), (k, kb), (v, vb)].enumerated() {
                 for t in 0..<tokens { (qp + t * 3 * width + part * width).update(from: bias.pointer, count: width) }
                 BLAS.gemm(.none, .transpose, m: tokens, n: width, k: width,
-                          a: np, lda: width, b: weight.pointer, ldb: width, beta: 1,
+                          a: input, lda: width, b: weight.pointer, ldb: width, beta: 1,
                           c: qp + part * width, ldc: 3 * width)
             }
         }
@@ -348,15 +351,17 @@ public struct TransformerStack: @unchecked Sendable {
         }
 
         // --- MLP sub-layer -------------------------------------------------------
-        np.update(from: xp, count: tokens * width)
+        input = UnsafePointer(xp)
         if c.norm == .pre {
+            np.update(from: xp, count: tokens * width)
             Ops.layerNorm(np, rows: tokens, dim: width, gamma: w.norm2Weight.pointer, beta: w.norm2Bias.pointer, eps: eps)
+            input = UnsafePointer(np)
         }
         let mlp = c.mlpWidth
         let hp = scratch.hidden.mutablePointer
         for t in 0..<tokens { (hp + t * mlp).update(from: w.fcBias.pointer, count: mlp) }
         BLAS.gemm(.none, .transpose, m: tokens, n: mlp, k: width,
-                  a: np, lda: width, b: w.fcWeight.pointer, ldb: width, beta: 1, c: hp, ldc: mlp)
+                  a: input, lda: width, b: w.fcWeight.pointer, ldb: width, beta: 1, c: hp, ldc: mlp)
         c.activation.apply(hp, count: tokens * mlp)
         Ops.addRowVector(xp, rows: tokens, dim: width, w.projBias.pointer)
         BLAS.gemm(.none, .transpose, m: tokens, n: width, k: mlp,

@@ -34,14 +34,17 @@ public enum Ops {
         forEachRowChunk(rows: rows, rowSize: dim) { range in
             for r in range {
                 let row = x + r * dim
-                var mean: Float = 0
-                for i in 0..<dim { mean += row[i] }
-                mean /= Float(dim)
-                var variance: Float = 0
-                for i in 0..<dim { let d = row[i] - mean; variance += d * d }
-                variance /= Float(dim)
+                let mean = VectorMath.sum(row, count: dim) / Float(dim)
+                let variance = VectorMath.sumOfSquaredDeviations(row, count: dim, from: mean) / Float(dim)
                 let inv = 1 / (variance + eps).squareRoot()
-                for i in 0..<dim { row[i] = (row[i] - mean) * inv * gamma[i] + beta[i] }
+                var i = 0
+                let m = VectorMath.V(repeating: mean), s = VectorMath.V(repeating: inv)
+                while i + 16 <= dim {
+                    let v = (VectorMath.load(row + i) - m) * s * VectorMath.load(gamma + i) + VectorMath.load(beta + i)
+                    VectorMath.store(v, row + i)
+                    i += 16
+                }
+                while i < dim { row[i] = (row[i] - mean) * inv * gamma[i] + beta[i]; i += 1 }
             }
         }
     }
@@ -55,17 +58,13 @@ public enum Ops {
 
     @inline(__always)
     static func softmaxRow(_ row: UnsafeMutablePointer<Float>, _ n: Int) {
-        var m = -Float.infinity
-        for i in 0..<n where row[i] > m { m = row[i] }
+        let m = VectorMath.maximum(row, count: n)
         if m == -Float.infinity {  // fully masked row: attend nowhere rather than NaN
             row.update(repeating: 0, count: n)
             return
         }
         VectorMath.map(row, count: n) { VectorMath.exp($0 - m) }
-        var sum: Float = 0
-        for i in 0..<n { sum += row[i] }
-        let inv = 1 / sum
-        for i in 0..<n { row[i] *= inv }
+        VectorMath.scale(row, count: n, by: 1 / VectorMath.sum(row, count: n))
     }
 
     /// quick-GELU `x·σ(1.702x)` (OpenAI CLIP), in place.
