@@ -7,7 +7,8 @@ Builds, with RANDOM weights (nothing is downloaded), the architectures dialclip 
   (b) the CLIP ViT-B/32 text tower (width 512, 12 layers, 8 heads, 77 tokens, causal mask) ->
       ms per text at 77 tokens (batch 16);
   (c) a MiniLM-shaped BERT (384, 6 layers, 12 heads, MLP 1536, exact GELU, post-LN) on 28-token
-      sentences -> sentences/s at batch 1 and 32;
+      sentences -> sentences/s at batch 1 and 32; with --minilm-lengths, also on sentences of
+      exactly the token counts dialclip timed, padded to the longest (as sentence-transformers);
   (d) torch sgemm GFLOP/s at the ViT-B/32 batch-16 matrix shapes.
 Each measurement: warm-up runs, then the median of several timed runs.
 
@@ -275,12 +276,24 @@ def main(argv=None):
     ap.add_argument("--warmup", type=int, default=2, help="untimed runs first")
     ap.add_argument("--skip-ort", action="store_true", help="no ONNX Runtime rows")
     ap.add_argument("--skip-sgemm", action="store_true", help="no sgemm rows")
+    ap.add_argument("--minilm-lengths", default=None,
+                    help="comma-separated token counts of the sentences dialclip times (e.g. 24,31,48): "
+                         "adds MiniLM rows on random ids of exactly those lengths, padded to the longest "
+                         "with an attention mask as sentence-transformers batches them")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--tiny", action="store_true",
                     help="for tests only: the same pipeline on tiny models (numbers meaningless)")
     args = ap.parse_args(argv)
     if args.threads < 1 or args.runs < 1 or args.warmup < 0:
         ap.error("--threads and --runs must be >= 1, --warmup >= 0")
+    real_lengths = []
+    if args.minilm_lengths:
+        try:
+            real_lengths = [int(v) for v in args.minilm_lengths.split(",")]
+        except ValueError:
+            ap.error("--minilm-lengths takes comma-separated integers")
+        if not real_lengths or any(n < 2 or n > 512 for n in real_lengths):
+            ap.error("--minilm-lengths: each length must be 2..512 ([CLS] and [SEP] included)")
 
     started = time.perf_counter()
     # Other processes on the same cores distort every number here: record how busy the machine was.
@@ -361,6 +374,20 @@ def main(argv=None):
     per_s("minilm_b32_torch_sent_per_s", torch_timer(minilm, (sids, smask), w, r), 32)
     log(f"minilm torch: b1 {rows['minilm_b1_torch_sent_per_s']:.1f}, "
         f"b32 {rows['minilm_b32_torch_sent_per_s']:.1f} sentences/s")
+    if real_lengths:
+        # dialclip's own sentences: same token counts, one batch padded to its longest.
+        longest = max(real_lengths)
+        rids = torch.randint(1000, 30000, (len(real_lengths), longest), generator=g)
+        rmask = torch.zeros(len(real_lengths), longest, dtype=torch.long)
+        for i, n in enumerate(real_lengths):
+            rids[i, 0], rids[i, n - 1], rids[i, n:] = 101, 102, 0
+            rmask[i, :n] = 1
+        per_s("minilm_real_b1_torch_sent_per_s",
+              torch_timer(minilm, (rids[:1, :real_lengths[0]], rmask[:1, :real_lengths[0]]), w, max(r, 9)), 1)
+        per_s(f"minilm_real_b{len(real_lengths)}_torch_sent_per_s", torch_timer(minilm, (rids, rmask), w, r),
+              len(real_lengths))
+        log(f"minilm torch on {len(real_lengths)} sentences of {min(real_lengths)}-{longest} tokens: "
+            f"{rows[f'minilm_real_b{len(real_lengths)}_torch_sent_per_s']:.1f} sentences/s")
     del minilm
 
     # (d) sgemm at the model's shapes
@@ -390,7 +417,7 @@ def main(argv=None):
                                                 "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")},
         "threadpools": threadpool_info(),
         "method": {"warmup": w, "runs": r, "statistic": "median", "seed": args.seed,
-                   "minilm_tokens": seq, "text_tokens": 77, "image_size": size,
+                   "minilm_tokens": seq, "minilm_real_lengths": real_lengths, "text_tokens": 77, "image_size": size,
                    "tiny": args.tiny},
         "loadavg_at_start": load_at_start,
         "loadavg_at_end": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,

@@ -65,6 +65,20 @@ class ReferenceBenchContractTests(unittest.TestCase):
         self.assertNotIn("sgemm_vit_b16_torch_gflops", d["rows"])
         self.assertIn("image_b16_torch_ms_per_image", d["rows"])
 
+    def test_minilm_lengths_add_rows_at_those_shapes(self):
+        d = self.run_bench("--skip-ort", "--skip-sgemm", "--minilm-lengths", "5,9,30")
+        self.assertEqual(d["method"]["minilm_real_lengths"], [5, 9, 30])
+        for name in ("minilm_real_b1_torch_sent_per_s", "minilm_real_b3_torch_sent_per_s"):
+            self.assertTrue(math.isfinite(d["rows"][name]) and d["rows"][name] > 0, name)
+        self.assertNotIn("minilm_real_b1_torch_sent_per_s", self.run_bench("--skip-ort", "--skip-sgemm")["rows"])
+
+    def test_bad_minilm_lengths_are_usage_errors(self):
+        for bad in ("1,3", "abc", "600"):
+            r = subprocess.run([sys.executable, str(SCRIPT), "--tiny", "--minilm-lengths", bad],
+                               capture_output=True, text=True, timeout=120)
+            self.assertEqual(r.returncode, 2, bad)
+            self.assertIn("--minilm-lengths", r.stderr)
+
     def test_bad_arguments_exit_with_usage_error(self):
         r = subprocess.run([sys.executable, str(SCRIPT), "--threads", "0"], capture_output=True,
                            text=True, timeout=120)

@@ -43,7 +43,12 @@ struct Bench: AsyncCommand {
         if let memoryProbe { try MemoryProbe.run(precision: memoryProbe); return }
         let runs = quick ? 2 : 5
         var rows: [BenchRow] = []
-        let reference = noReference ? ReferenceResults.unavailable("skipped (--no-reference)") : ReferenceResults.measure(threads: n)
+        // MiniLM's input is fixed first: the reference times PyTorch on the same token counts.
+        let assets = try Assets.locate()
+        let turns = try ReplyPool.read(path: assets.appendingPathComponent("replies/reply_pool.txt").path)
+        let miniLM = (try? MiniLMEncoder()).map { MiniLMBenchInput(encoder: $0, turns: turns) }
+        let reference = noReference ? ReferenceResults.unavailable("skipped (--no-reference)")
+            : ReferenceResults.measure(threads: n, miniLMLengths: miniLM?.lengths ?? [])
         func log(_ s: String) { if !json { printError(s) } }
 
         // sgemm
@@ -99,10 +104,6 @@ struct Bench: AsyncCommand {
                                  note: "--fp16-weights: matrices widened to fp32 one layer at a time (F16C: \(HalfTensor.usesF16C ? "yes" : "no"))"))
         }
 
-        // Real chat turns (the bundled reply pool) for the text rows.
-        let assets = try Assets.locate()
-        let turns = try ReplyPool.read(path: assets.appendingPathComponent("replies/reply_pool.txt").path)
-
         // CLIP ViT-B/32 text tower on chat turns: each runs only up to its EOT, batched by length.
         log("CLIP text tower on chat turns …")
         let clipTokenizer = try CLIPTokenizer(vocabularyGzipPath: assets.appendingPathComponent("clip/bpe_simple_vocab_16e6.txt.gz").path)
@@ -116,21 +117,19 @@ struct Bench: AsyncCommand {
                              note: "ours: \(turnIDs.count) real chat turns (mean \(turnIDs.map(\.count).reduce(0, +) / max(1, turnIDs.count)) tokens); reference: the 77-token cost"))
 
         // MiniLM (real weights when installed) on 20-word sentences made of real turns.
-        if let encoder = try? MiniLMEncoder() {
+        if let miniLM {
+            let encoder = miniLM.encoder
             log("MiniLM …")
-            let words = turns.joined(separator: " ").split(separator: " ")
-            let sentences = (0..<32).map { i in words[(i * 20)..<(i * 20 + 20)].joined(separator: " ") }
-            let lengths = sentences.map { encoder.tokenizer.encode($0).count }
             for batch in [1, 32] {
-                let input = Array(sentences.prefix(batch))
+                let input = Array(miniLM.sentences.prefix(batch))
                 let t = try Benchmarks.median(warmup: 1, runs: runs) { _ = try encoder.embed(texts: input) }
                 let ours = Double(batch) / t
-                let ref = reference.rows["minilm_b\(batch)_torch_sent_per_s"]
-                let used = lengths.prefix(batch)
+                let ref = reference.rows["minilm_real_b\(batch)_torch_sent_per_s"]
+                let used = miniLM.lengths.prefix(batch)
                 rows.append(BenchRow(name: "minilm_b\(batch)_vs_pytorch", ours: ours,
                                      reference: ref == nil ? reference.unavailableReason("pytorch") : "pytorch \(reference.version("pytorch"))",
                                      referenceValue: ref, unit: "sentences/s", speedup: ref.map { ours / $0 },
-                                     note: "ours: real 20-word sentences incl. tokenisation, \(used.min() ?? 0)–\(used.max() ?? 0) tokens (padded to the longest); reference: random ids, 28 tokens"))
+                                     note: "real 20-word sentences of \(used.min() ?? 0)–\(used.max() ?? 0) tokens; ours: tokenisation included, batched by length; reference: the same token counts as one batch padded to the longest (sentence-transformers' batching)"))
             }
             // Like for like with the reference: 32 × 28 random token ids, no tokenisation.
             var idRNG = SeededGenerator(seed: 28)
@@ -222,7 +221,9 @@ struct ReferenceResults: CustomStringConvertible {
     func version(_ engine: String) -> String { versions[engine] ?? "?" }
     func unavailableReason(_ engine: String) -> String { "unavailable (\(engine))" }
 
-    static func measure(threads: Int) -> ReferenceResults {
+    /// Runs `Scripts/reference_bench.py` in the reference virtualenv; `miniLMLengths` are the
+    /// token counts of the sentences dialclip times, so PyTorch runs on the same shapes.
+    static func measure(threads: Int, miniLMLengths: [Int]) -> ReferenceResults {
         let env = ProcessInfo.processInfo.environment
         let home = NSHomeDirectory()
         let refenv = env["DIALCLIP_REFENV"] ?? ((env["XDG_CACHE_HOME"] ?? home + "/.cache") + "/dialclip/refenv")
@@ -237,6 +238,7 @@ struct ReferenceResults: CustomStringConvertible {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: python)
         p.arguments = [script, "--threads", "\(threads)", "--json"]
+            + (miniLMLengths.isEmpty ? [] : ["--minilm-lengths", miniLMLengths.map(String.init).joined(separator: ",")])
         let out = Pipe()
         p.standardOutput = out
         p.standardError = FileHandle.standardError
@@ -254,6 +256,23 @@ struct ReferenceResults: CustomStringConvertible {
         let ort = obj["onnxruntime_version"] as? String ?? "?"
         return ReferenceResults(rows: values, versions: ["pytorch": torch, "onnxruntime": ort],
                                 description: "PyTorch \(torch), ONNX Runtime \(ort), \(threads) threads, measured in this run")
+    }
+}
+
+/// The MiniLM rows' input: 32 sentences of 20 consecutive words from the reply pool.
+struct MiniLMBenchInput {
+    let encoder: MiniLMEncoder
+    let sentences: [String]
+    /// Token counts with [CLS] and [SEP], as the encoder sees them.
+    let lengths: [Int]
+
+    init(encoder: MiniLMEncoder, turns: [String]) {
+        self.encoder = encoder
+        let words = turns.joined(separator: " ").split(separator: " ")
+        sentences = (0..<32).compactMap { i in
+            i * 20 + 20 <= words.count ? words[(i * 20)..<(i * 20 + 20)].joined(separator: " ") : nil
+        }
+        lengths = sentences.map { encoder.tokenizer.encode($0).count }
     }
 }
 
