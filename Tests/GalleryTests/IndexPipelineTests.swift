@@ -14,6 +14,7 @@ final class IndexPipelineTests: XCTestCase {
         let secondBatchPrepared = DispatchSemaphore(value: 0)
         private let lock = NSLock()
         private(set) var prepareCalls = 0
+        private var encodeCalls = 0
         private(set) var overlapped = false
         private(set) var contentsMatched = true
 
@@ -31,9 +32,10 @@ final class IndexPipelineTests: XCTestCase {
         }
 
         func encodeImages(prepared: PreparedImages) throws -> [Result<[Float], Error>] {
-            lock.lock(); let calls = prepareCalls; lock.unlock()
-            if calls == 1 {
-                // First batch: the second must start preparing while this one encodes.
+            lock.lock(); encodeCalls += 1; let call = encodeCalls; lock.unlock()
+            if call == 1 {
+                // First batch: the second must be prepared while this one encodes (it may
+                // already have started before this call, so count encodes, not prepares).
                 overlapped = secondBatchPrepared.wait(timeout: .now() + 10) == .success
             }
             let vectors = try XCTUnwrap(prepared.input as? [[Float]])
