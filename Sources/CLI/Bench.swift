@@ -46,7 +46,10 @@ struct Bench: AsyncCommand {
         // MiniLM's input is fixed first: the reference times PyTorch on the same token counts.
         let assets = try Assets.locate()
         let turns = try ReplyPool.read(path: assets.appendingPathComponent("replies/reply_pool.txt").path)
-        let miniLM = (try? MiniLMEncoder()).map { MiniLMBenchInput(encoder: $0, turns: turns) }
+        let miniLM: MiniLMBenchInput?
+        let miniLMProblem: String?
+        do { miniLM = MiniLMBenchInput(encoder: try MiniLMEncoder(), turns: turns); miniLMProblem = nil }
+        catch { miniLM = nil; miniLMProblem = "\(error)" }
         let reference = noReference ? ReferenceResults.unavailable("skipped (--no-reference)")
             : ReferenceResults.measure(threads: n, miniLMLengths: miniLM?.lengths ?? [])
         func log(_ s: String) { if !json { printError(s) } }
@@ -142,7 +145,7 @@ struct Bench: AsyncCommand {
                                  referenceValue: ref32, unit: "sentences/s", speedup: ref32.map { ours28 / $0 },
                                  note: "both: 32 sequences of 28 token ids, no tokenisation"))
         } else {
-            log("MiniLM not installed (Scripts/setup.sh): skipping its rows")
+            log("MiniLM rows skipped: \(miniLMProblem ?? "MiniLM is not installed")")
         }
 
         // Index search and write throughput on synthetic 512-d embeddings (reference: the
@@ -161,31 +164,12 @@ struct Bench: AsyncCommand {
                              note: "embeddings written to SQLite in batched transactions"))
         // End-to-end indexing of the bundled gallery with the default model vs its encode-only time.
         log("indexing the bundled gallery …")
-        let models = try ModelLoader.load(nil)
-        let photos = try FileManager.default.contentsOfDirectory(atPath: assets.appendingPathComponent("gallery/photos").path)
-            .filter { $0.hasSuffix(".jpg") }.sorted().map { assets.appendingPathComponent("gallery/photos/\($0)").path }
-        var images: [RGBImage] = []
-        let decodeOnly = try Benchmarks.median(warmup: 0, runs: 1) { images = try photos.map { try ImageDecoder.decode(path: $0) } }
-        rows.append(BenchRow(name: "index_decode_only", ours: Double(photos.count) / decodeOnly, unit: "photos/s",
-                             note: "JPEG decode at full size (as Pillow), \(photos.count) bundled photos"))
-        // Median of 3 (quick: 1) for both sides: single runs of ~1 s varied by ±10 % here.
-        let indexRuns = quick ? 1 : 3
-        let encodeOnly = try Benchmarks.median(warmup: 0, runs: indexRuns) {
-            var start = 0
-            while start < images.count { _ = try models.image.embed(images: Array(images[start..<min(images.count, start + 32)])); start += 32 }
+        let defaultModel: ImageTextModel?
+        do { defaultModel = try ModelLoader.load(nil) } catch let error as ModelError {
+            log("indexing rows skipped: \(error)")
+            defaultModel = nil
         }
-        rows.append(BenchRow(name: "index_encode_only", ours: Double(photos.count) / encodeOnly, unit: "photos/s",
-                             note: "image tower on decoded photos, batches of 32, \(models.displayName)"))
-        let galleryDB = scratch + ".gallery"
-        defer { for suffix in ["", "-wal", "-shm", ".lock"] { try? FileManager.default.removeItem(atPath: galleryDB + suffix) } }
-        let endToEnd = try Benchmarks.median(warmup: 0, runs: indexRuns) {
-            for suffix in ["", "-wal", "-shm", ".lock"] { try? FileManager.default.removeItem(atPath: galleryDB + suffix) }
-            _ = try runIndexer(index: try GalleryIndex(path: galleryDB), model: models, roots: [assets.appendingPathComponent("gallery").path],
-                               options: IndexOptions(), quiet: true)
-        }
-        rows.append(BenchRow(name: "index_gallery_vs_encode_only", ours: Double(photos.count) / endToEnd, reference: "encode only (decoded in memory)",
-                             referenceValue: Double(photos.count) / encodeOnly, unit: "photos/s", speedup: encodeOnly / endToEnd,
-                             note: "decode + preprocess + encode + write, \(photos.count) photos, \(models.displayName)"))
+        if let defaultModel { rows += try indexingRows(models: defaultModel, assets: assets, scratch: scratch, runs: quick ? 1 : 3) }
 
         let report: [String: Any] = [
             "machine": Benchmarks.machine, "openblas_kernel": BLAS.coreName, "threads": n,
@@ -201,6 +185,35 @@ struct Bench: AsyncCommand {
             print(pad(r.name, 38) + pad(String(format: "%.2f", r.ours), 12, left: true) + "  " + pad(r.unit, 12)
                   + pad(ref, 12, left: true) + pad(sp, 9, left: true))
         }
+    }
+
+    /// Rows for indexing the bundled gallery: decode only, encode only and end to end.
+    /// `runs`: median of 3 (quick: 1) for both sides; single runs of ~1 s varied by ±10 % here.
+    private func indexingRows(models: ImageTextModel, assets: URL, scratch: String, runs: Int) throws -> [BenchRow] {
+        var rows: [BenchRow] = []
+        let photos = try FileManager.default.contentsOfDirectory(atPath: assets.appendingPathComponent("gallery/photos").path)
+            .filter { $0.hasSuffix(".jpg") }.sorted().map { assets.appendingPathComponent("gallery/photos/\($0)").path }
+        var images: [RGBImage] = []
+        let decodeOnly = try Benchmarks.median(warmup: 0, runs: 1) { images = try photos.map { try ImageDecoder.decode(path: $0) } }
+        rows.append(BenchRow(name: "index_decode_only", ours: Double(photos.count) / decodeOnly, unit: "photos/s",
+                             note: "JPEG decode at full size (as Pillow), \(photos.count) bundled photos"))
+        let encodeOnly = try Benchmarks.median(warmup: 0, runs: runs) {
+            var start = 0
+            while start < images.count { _ = try models.image.embed(images: Array(images[start..<min(images.count, start + 32)])); start += 32 }
+        }
+        rows.append(BenchRow(name: "index_encode_only", ours: Double(photos.count) / encodeOnly, unit: "photos/s",
+                             note: "image tower on decoded photos, batches of 32, \(models.displayName)"))
+        let galleryDB = scratch + ".gallery"
+        defer { for suffix in ["", "-wal", "-shm", ".lock"] { try? FileManager.default.removeItem(atPath: galleryDB + suffix) } }
+        let endToEnd = try Benchmarks.median(warmup: 0, runs: runs) {
+            for suffix in ["", "-wal", "-shm", ".lock"] { try? FileManager.default.removeItem(atPath: galleryDB + suffix) }
+            _ = try runIndexer(index: try GalleryIndex(path: galleryDB), model: models, roots: [assets.appendingPathComponent("gallery").path],
+                               options: IndexOptions(), quiet: true)
+        }
+        rows.append(BenchRow(name: "index_gallery_vs_encode_only", ours: Double(photos.count) / endToEnd, reference: "encode only (decoded in memory)",
+                             referenceValue: Double(photos.count) / encodeOnly, unit: "photos/s", speedup: encodeOnly / endToEnd,
+                             note: "decode + preprocess + encode + write, \(photos.count) photos, \(models.displayName)"))
+        return rows
     }
 }
 
