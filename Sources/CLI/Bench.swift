@@ -46,12 +46,9 @@ struct Bench: AsyncCommand {
         // MiniLM's input is fixed first: the reference times PyTorch on the same token counts.
         let assets = try Assets.locate()
         let turns = try ReplyPool.read(path: assets.appendingPathComponent("replies/reply_pool.txt").path)
-        let miniLM: MiniLMBenchInput?
-        let miniLMProblem: String?
-        do { miniLM = MiniLMBenchInput(encoder: try MiniLMEncoder(), turns: turns); miniLMProblem = nil }
-        catch { miniLM = nil; miniLMProblem = "\(error)" }
+        let miniLMInput = Result { MiniLMBenchInput(encoder: try MiniLMEncoder(), turns: turns) }
         let reference = noReference ? ReferenceResults.unavailable("skipped (--no-reference)")
-            : ReferenceResults.measure(threads: n, miniLMLengths: miniLM?.lengths ?? [])
+            : ReferenceResults.measure(threads: n, miniLMLengths: (try? miniLMInput.get())?.lengths ?? [])
         func log(_ s: String) { if !json { printError(s) } }
 
         // sgemm
@@ -120,7 +117,8 @@ struct Bench: AsyncCommand {
                              note: "ours: \(turnIDs.count) real chat turns (mean \(turnIDs.map(\.count).reduce(0, +) / max(1, turnIDs.count)) tokens); reference: the 77-token cost"))
 
         // MiniLM (real weights when installed) on 20-word sentences made of real turns.
-        if let miniLM {
+        switch miniLMInput {
+        case .success(let miniLM):
             let encoder = miniLM.encoder
             log("MiniLM …")
             for batch in [1, 32] {
@@ -144,8 +142,8 @@ struct Bench: AsyncCommand {
                                  reference: ref32 == nil ? reference.unavailableReason("pytorch") : "pytorch \(reference.version("pytorch"))",
                                  referenceValue: ref32, unit: "sentences/s", speedup: ref32.map { ours28 / $0 },
                                  note: "both: 32 sequences of 28 token ids, no tokenisation"))
-        } else {
-            log("MiniLM rows skipped: \(miniLMProblem ?? "MiniLM is not installed")")
+        case .failure(let error):
+            log("MiniLM rows skipped: \(error)")
         }
 
         // Index search and write throughput on synthetic 512-d embeddings (reference: the
